@@ -1,0 +1,206 @@
+"""Render intent objects into Cisco-IOS-XE-native XML for NETCONF edit-config (IOS XE 17.12 shape).
+
+Paths follow Cisco-IOS-XE-eem 2022-11-01 and Cisco-IOS-XE-crypto 2023-07-01: events and actions
+use the ``*-choice`` / ``*-option`` containers (the older twins are deprecated since 17.6) and the
+trustpoint uses ``enrollment/enrollment-method/terminal`` (17.9 and later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from lxml import etree
+
+from models.eem import Action, Applet, Event, MailServer
+from models.intent import Intent
+from models.pki import Trustpoint
+from payloads import namespaces as ns
+from payloads.objects import ObjectKey
+from payloads.releases import DEFAULT_PROFILE, ReleaseProfile
+
+Operation = Literal["merge", "replace", "create", "delete", "remove"]
+
+
+def _sub(parent: etree._Element, tag: str, text: str | int | None = None, namespace: str | None = None) -> etree._Element:
+    qualified = f"{{{namespace or etree.QName(parent).namespace}}}{tag}"
+    child = etree.SubElement(parent, qualified, nsmap={None: namespace} if namespace else None)
+    if text is not None:
+        child.text = str(text)
+    return child
+
+
+def _set_operation(element: etree._Element, operation: Operation | None) -> None:
+    if operation is not None:
+        element.set(f"{{{ns.NETCONF_BASE}}}operation", operation)
+
+
+def environment_element(
+    parent: etree._Element, name: str, value: str | MailServer | None, *, reveal: bool, operation: Operation | None = None
+) -> etree._Element:
+    """Append ``environment[name]`` to an eem ``manager`` element; ``value=None`` writes only the key."""
+    entry = _sub(parent, "environment")
+    _set_operation(entry, operation)
+    _sub(entry, "name", name)
+    if value is not None:
+        _sub(entry, "value", value.server_string(reveal=reveal) if isinstance(value, MailServer) else value)
+    return entry
+
+
+def _event_element(parent: etree._Element, event: Event) -> None:
+    container = _sub(parent, "event")
+    if event.none is not None:
+        case = _sub(container, "none-choice")
+        options = event.none
+    elif event.syslog is not None:
+        case = _sub(container, "syslog-choice")
+        _sub(case, "pattern", event.syslog.pattern)
+        if event.syslog.occurs is not None:
+            _sub(case, "occurs", event.syslog.occurs)
+        if event.syslog.period is not None:
+            _sub(case, "period", event.syslog.period)
+        options = event.syslog
+    else:
+        assert event.track is not None
+        case = _sub(container, "track-choice")
+        _sub(case, "track-object-number", event.track.object)
+        _sub(case, "state", event.track.state)
+        options = event.track
+    if options.maxrun is not None:
+        _sub(case, "maxrun", options.maxrun)
+    if options.ratelimit is not None:
+        _sub(case, "ratelimit", options.ratelimit)
+
+
+def _action_element(parent: etree._Element, action: Action) -> None:
+    entry = _sub(parent, "action")
+    _sub(entry, "name", action.label)
+    if action.cli is not None:
+        _sub(_sub(entry, "cli-choice"), "command", action.cli.command)
+    elif action.syslog is not None:
+        option = _sub(entry, "syslog-option")
+        if action.syslog.facility is not None:
+            _sub(option, "facility", action.syslog.facility)
+        _sub(option, "msg", action.syslog.msg)
+        if action.syslog.priority is not None:
+            _sub(option, "priority", action.syslog.priority)
+
+
+def applet_element(
+    parent: etree._Element, applet: Applet | None, name: str, *, operation: Operation | None = None
+) -> etree._Element:
+    """Append ``applet[name]`` with its event and modelled actions; ``applet=None`` writes only the key."""
+    entry = _sub(parent, "applet")
+    _set_operation(entry, operation)
+    _sub(entry, "name", name)
+    if applet is None:
+        return entry
+    if applet.description is not None:
+        _sub(entry, "description", applet.description)
+    _event_element(entry, applet.event)
+    for action in applet.actions:
+        # The mail action is in no release's model; it follows through config-ios-cli-rpc.
+        if action.modelled:
+            _action_element(entry, action)
+    return entry
+
+
+def trustpoint_element(
+    parent: etree._Element, trustpoint: Trustpoint | None, name: str, *, operation: Operation | None = None
+) -> etree._Element:
+    """Append ``trustpoint[id]`` with its settings; ``trustpoint=None`` writes only the key."""
+    entry = _sub(parent, "trustpoint")
+    _set_operation(entry, operation)
+    _sub(entry, "id", name)
+    if trustpoint is None:
+        return entry
+    if trustpoint.chain_validation == "stop":
+        _sub(_sub(entry, "chain-validation"), "stop")
+    _sub(_sub(_sub(entry, "enrollment"), "enrollment-method"), "terminal")
+    for method in trustpoint.revocation_check:
+        _sub(entry, "revocation-check", method)
+    return entry
+
+
+class NativeBuilder:
+    """Builds one ``<config>`` (or ``<filter>``) element, creating the native containers on first use."""
+
+    def __init__(self, root_tag: str = "config") -> None:
+        self.root = etree.Element(f"{{{ns.NETCONF_BASE}}}{root_tag}", nsmap={None: ns.NETCONF_BASE})
+        self._native: etree._Element | None = None
+        self._manager: etree._Element | None = None
+        self._pki: etree._Element | None = None
+
+    @property
+    def native(self) -> etree._Element:
+        """The ``native`` container."""
+        if self._native is None:
+            self._native = _sub(self.root, "native", namespace=ns.NATIVE)
+        return self._native
+
+    @property
+    def manager(self) -> etree._Element:
+        """The eem ``event/manager`` container."""
+        if self._manager is None:
+            self._manager = _sub(_sub(self.native, "event"), "manager", namespace=ns.EEM)
+        return self._manager
+
+    @property
+    def pki(self) -> etree._Element:
+        """The crypto ``crypto/pki`` container."""
+        if self._pki is None:
+            self._pki = _sub(_sub(self.native, "crypto"), "pki", namespace=ns.CRYPTO)
+        return self._pki
+
+
+def render_config(intent: Intent, profile: ReleaseProfile = DEFAULT_PROFILE, *, reveal: bool = False) -> etree._Element:
+    """Render the whole intent as one ``<config>`` element (merge semantics).
+
+    Args:
+        reveal: write the SMTP password into the server variable. Only the engine sets this,
+            for the payload it sends; anything shown to people keeps it masked.
+    """
+    items = [(key, value, None) for key, value in owned_objects(intent).items()]
+    return render_edit(items, profile, reveal=reveal)
+
+
+def owned_objects(intent: Intent) -> dict[ObjectKey, str | MailServer | Applet | Trustpoint]:
+    """Return every object the intent owns, keyed by object, in the order they are rendered."""
+    objects: dict[ObjectKey, str | MailServer | Applet | Trustpoint] = {}
+    for name, value in intent.environment.items():
+        objects[ObjectKey("environment", name)] = value
+    for applet in intent.applets:
+        objects[ObjectKey("applet", applet.name)] = applet
+    for trustpoint in intent.trustpoints:
+        objects[ObjectKey("trustpoint", trustpoint.name)] = trustpoint
+    return objects
+
+
+def render_edit(
+    items: Iterable[tuple[ObjectKey, str | MailServer | Applet | Trustpoint | None, Operation | None]],
+    profile: ReleaseProfile = DEFAULT_PROFILE,
+    *,
+    reveal: bool = False,
+) -> etree._Element:
+    """Render chosen objects, each with its own NETCONF operation, into one ``<config>`` element.
+
+    A value of ``None`` writes only the list key, which is what ``delete`` and ``remove`` need.
+    """
+    del profile  # One shape for now; see payloads.releases.
+    builder = NativeBuilder()
+    for key, value, operation in items:
+        if key.kind == "environment":
+            assert value is None or isinstance(value, (str, MailServer))
+            environment_element(builder.manager, key.name, value, reveal=reveal, operation=operation)
+        elif key.kind == "applet":
+            assert value is None or isinstance(value, Applet)
+            applet_element(builder.manager, value, key.name, operation=operation)
+        else:
+            assert value is None or isinstance(value, Trustpoint)
+            trustpoint_element(builder.pki, value, key.name, operation=operation)
+    return builder.root
+
+
+def to_text(element: etree._Element) -> str:
+    """Serialise an element as indented XML text."""
+    return etree.tostring(element, pretty_print=True, encoding="unicode")

@@ -1,0 +1,60 @@
+"""Keep secrets out of log records, including those of ncclient and paramiko.
+
+ncclient logs whole NETCONF messages ("Sending: ..." at INFO, received messages and 1.1 chunk
+fragments at DEBUG, as of ncclient 0.7). Those messages carry the SMTP server string with its
+password, and a chunk boundary can split a password so that masking known values is not enough.
+The filter therefore withholds message content from ncclient records and masks known secrets in
+every record of the loggers it is attached to.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+MASK = "********"
+_WATCHED_PREFIXES = ("ncclient", "paramiko", "provisioner", "payloads", "models", "asyncssh")
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+
+def register_secrets(values: list[str]) -> None:
+    """Add values that must never appear in a log record (process-wide, as logging is)."""
+    with _lock:
+        _secrets.update(value for value in values if value)
+    install()
+
+
+class RedactingFilter(logging.Filter):
+    """Mask registered secrets, and withhold NETCONF content from ncclient records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.name.startswith("ncclient") and ("<" in message or record.name.startswith("ncclient.transport.parser")):
+            first_line = message.split("\n", 1)[0][:60]
+            message = f"{first_line.split('<', 1)[0]}[NETCONF content withheld: it may carry secrets]"
+        with _lock:
+            secrets = sorted(_secrets, key=len, reverse=True)
+        for secret in secrets:
+            message = message.replace(secret, MASK)
+        record.msg = message
+        record.args = None
+        return True
+
+
+_filter = RedactingFilter()
+
+
+def install() -> None:
+    """Attach the filter to every existing logger of ncclient, paramiko and this project.
+
+    Filters on a logger apply only to records created on that logger, so each one gets it.
+    """
+    import ncclient.manager  # noqa: F401  (imports ncclient's modules, which create their loggers)
+
+    names = [name for name in list(logging.Logger.manager.loggerDict) if name.startswith(_WATCHED_PREFIXES)]
+    for name in [*_WATCHED_PREFIXES, *names]:
+        logger = logging.getLogger(name)
+        if _filter not in logger.filters:
+            logger.addFilter(_filter)

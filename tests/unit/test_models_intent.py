@@ -1,0 +1,161 @@
+"""Loading intent files: the example, errors with file, line and field, and secret handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from models.eem import MailServer
+from models.errors import IntentError
+from models.intent import load_intent, parse_intent
+
+from tests.conftest import SMTP_PASSWORD
+
+MINIMAL = """\
+environment:
+  _email_from: eem.alerts@gmail.com
+  _email_server:
+    username: eem.alerts
+    password_env: SMTP_PASSWORD
+    host: smtp.gmail.com
+applets:
+  - name: Mailer
+    event:
+      none: {}
+    actions:
+      - label: "0010"
+        mail:
+          server: "$_email_server"
+          to: "noc@example.com"
+          from: "$_email_from"
+          subject: "s"
+          body: "b"
+"""
+
+
+def test_example_intent_matches_tech_note(example_intent_path: Path, smtp_password: str) -> None:
+    intent = load_intent(example_intent_path)
+
+    assert set(intent.environment) == {"_email_from", "_email_to", "_email_server"}
+    server = intent.environment["_email_server"]
+    assert isinstance(server, MailServer)
+    assert server.host == "smtp.gmail.com"
+    assert server.server_string(reveal=True) == f"eem.alerts.example:{smtp_password}@smtp.gmail.com"
+    applet = intent.applets[0]
+    assert applet.name == "SendSecureEmailEEM"
+    assert applet.event.kind == "none"
+    assert [(action.label, action.kind) for action in applet.actions] == [("0010", "mail")]
+    mail = applet.actions[0].mail
+    assert mail is not None and mail.port == 587 and mail.secure == "tls"
+    assert [tp.name for tp in intent.trustpoints] == ["CA-GTS-1C3", "CA-GTS-Root-R1", "CA-GlobalSign-Root"]
+    assert all(tp.revocation_check == ["none"] and tp.chain_validation == "stop" for tp in intent.trustpoints)
+
+
+def test_missing_password_variable_is_named() -> None:
+    with pytest.raises(IntentError, match=r"x.yaml:3: environment._email_server: environment variable SMTP_PASSWORD is not set"):
+        parse_intent(MINIMAL, source="x.yaml", environ={})
+
+
+def test_offline_load_needs_no_password() -> None:
+    intent = parse_intent(MINIMAL, environ={}, resolve_secrets=False)
+
+    server = intent.environment["_email_server"]
+    assert isinstance(server, MailServer) and server.password is None
+    assert server.server_string() == "eem.alerts:********@smtp.gmail.com"
+
+
+def test_password_in_file_is_rejected_without_echo() -> None:
+    text = MINIMAL.replace("password_env: SMTP_PASSWORD", f"password: {SMTP_PASSWORD}")
+
+    with pytest.raises(IntentError) as caught:
+        parse_intent(text, environ={})
+
+    assert "must not be written in the intent file" in str(caught.value)
+    assert SMTP_PASSWORD not in str(caught.value)
+
+
+def test_unknown_key_names_line_and_field() -> None:
+    text = MINIMAL.replace('          body: "b"\n', '          body: "b"\n          colour: red\n')
+
+    with pytest.raises(IntentError, match=r"<string>:19: applets\[0\]\.actions\[0\]\.mail\.colour: unknown key"):
+        parse_intent(text, environ={"SMTP_PASSWORD": "x"})
+
+
+def test_every_problem_is_listed() -> None:
+    text = MINIMAL.replace('label: "0010"', "label: 10").replace("host: smtp.gmail.com", "host: smtp..gmail")
+
+    with pytest.raises(IntentError) as caught:
+        parse_intent(text, environ={})
+
+    fields = [problem.field for problem in caught.value.problems]
+    assert "applets[0].actions[0].label" in fields
+    assert "environment._email_server" in fields
+    assert len(caught.value.problems) == 2
+
+
+def test_unquoted_label_explains_leading_zeros() -> None:
+    with pytest.raises(IntentError, match=r'label 10 was read as a number.*quote it, e.g. "0010"'):
+        parse_intent(MINIMAL.replace('label: "0010"', "label: 10"), environ={"SMTP_PASSWORD": "x"})
+
+
+def test_at_sign_in_username_is_rejected() -> None:
+    text = MINIMAL.replace("username: eem.alerts", "username: eem.alerts@gmail.com")
+
+    with pytest.raises(IntentError, match=r"username contains '@'.*use an account name without '@'"):
+        parse_intent(text, environ={"SMTP_PASSWORD": "x"})
+
+
+def test_password_with_spaces_is_rejected_without_echo() -> None:
+    with pytest.raises(IntentError) as caught:
+        parse_intent(MINIMAL, environ={"SMTP_PASSWORD": "abcd efgh ijkl mnop"})
+
+    assert "app passwords are shown in groups separated by spaces" in str(caught.value)
+    assert "abcd" not in str(caught.value)
+
+
+def test_port_587_without_tls_is_rejected() -> None:
+    text = MINIMAL.replace('          body: "b"\n', '          body: "b"\n          secure: none\n')
+
+    with pytest.raises(IntentError, match="credentials in clear text; set secure: tls"):
+        parse_intent(text, environ={"SMTP_PASSWORD": "x"})
+
+
+def test_quote_in_subject_is_rejected() -> None:
+    text = MINIMAL.replace('subject: "s"', "subject: 'say \"hi\"'")
+
+    with pytest.raises(IntentError, match="subject contains a double quote at position 5"):
+        parse_intent(text, environ={"SMTP_PASSWORD": "x"})
+
+
+def test_labels_out_of_string_order_are_rejected() -> None:
+    text = MINIMAL + """\
+      - label: "9"
+        syslog: {msg: "nine"}
+      - label: "10"
+        syslog: {msg: "ten"}
+"""
+    with pytest.raises(IntentError, match="string order of their labels.*use zero-padded labels"):
+        parse_intent(text, environ={"SMTP_PASSWORD": "x"})
+
+
+def test_invalid_yaml_names_line() -> None:
+    with pytest.raises(IntentError, match=r"bad.yaml:3: invalid YAML: expected ',' or ']'"):
+        parse_intent("environment:\n  - [unclosed\n", source="bad.yaml")
+
+
+def test_duplicate_key_does_not_echo_values() -> None:
+    text = "environment:\n  _token: first-secret\n  _token: second-secret\n"
+
+    with pytest.raises(IntentError, match=r'bad.yaml:3: invalid YAML: found duplicate key "_token"') as caught:
+        parse_intent(text, source="bad.yaml")
+
+    assert "secret" not in str(caught.value)
+
+
+def test_repr_and_dump_hide_password(smtp_password: str) -> None:
+    intent = parse_intent(MINIMAL)
+
+    assert smtp_password not in repr(intent)
+    assert smtp_password not in intent.model_dump_json()
+    assert smtp_password in intent.secrets()
