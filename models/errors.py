@@ -43,8 +43,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.source if self.line is None else f"{self.source}:{self.line}"
+        label = " warning:" if self.severity == "warning" else ""
         field = f" {self.field}:" if self.field else ""
-        return f"{where}:{field} {self.message}"
+        return f"{where}:{label}{field} {self.message}"
 
 
 class IntentError(InputError):

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from models.eem import Applet, EnvironmentValue, MailServer, check_variable_name
+from models.applet import NAME, Applet
+from models.checks import Finding, check_intent
+from models.eem import EnvironmentValue, MailServer, check_variable_name
 from models.errors import IntentError, Problem
 from models.pki import Trustpoint
 
@@ -27,8 +40,16 @@ class Intent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     environment: dict[str, EnvironmentValue] = Field(default_factory=dict)
+    provided_variables: list[str] = Field(
+        default_factory=list, description="Variables the device already has from elsewhere, which applets may use."
+    )
     applets: list[Applet] = Field(default_factory=list)
     trustpoints: list[Trustpoint] = Field(default_factory=list)
+    existing_trustpoints: list[str] = Field(
+        default_factory=list, description="Trustpoints already on the device that the SMTP server's chain anchors to."
+    )
+
+    _warnings: list[Problem] = PrivateAttr(default_factory=list)
 
     @field_validator("environment")
     @classmethod
@@ -47,6 +68,37 @@ class Intent(BaseModel):
             if duplicates:
                 raise ValueError(f"{kind} names must be unique; repeated: {', '.join(duplicates)}")
         return self
+
+    @field_validator("existing_trustpoints")
+    @classmethod
+    def _trustpoint_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not NAME.match(name):
+                raise ValueError(f"trustpoint name {name!r} must be 1 to 64 letters, digits, '.', '_' or '-'")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self, info: ValidationInfo) -> Intent:
+        findings = check_intent(self)
+        errors = [finding for finding in findings if finding.severity == "error"]
+        self._warnings.extend(
+            Problem("<intent>", None, _dotted(list(finding.location)), finding.message, "warning")
+            for finding in findings
+            if finding.severity == "warning"
+        )
+        context = info.context if isinstance(info.context, dict) else None
+        if context is not None and "findings" in context:
+            # The file loader maps each finding to its line itself.
+            context["findings"].extend(errors)
+            return self
+        if errors:
+            raise ValueError("; ".join(f"{_dotted(list(error.location))}: {error.message}" for error in errors))
+        return self
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """Problems that do not stop a command, such as a TLS mail action with no trustpoint."""
+        return list(self._warnings)
 
     def mail_servers(self) -> dict[str, MailServer]:
         """Return the environment variables whose value is an SMTP server string."""
@@ -121,11 +173,18 @@ def parse_intent(
     lookup: Mapping[str, str] | None = None
     if resolve_secrets:
         lookup = os.environ if environ is None else environ
-    context = {"from_file": True, "environ": lookup}
+    findings: list[Finding] = []
+    context = {"from_file": True, "environ": lookup, "findings": findings}
     try:
         intent = Intent.model_validate(_plain(document), context=context)
     except ValidationError as error:
         raise IntentError(_problems(error, document, source)) from None
+    if findings:
+        raise IntentError([_located(finding, document, source) for finding in findings])
+    intent._warnings[:] = [
+        Problem(source, _line_of(document, _location(problem.field)), problem.field, problem.message, "warning")
+        for problem in intent.warnings
+    ]
 
     if base_dir is not None:
         intent = _resolve_paths(intent, base_dir)
@@ -159,7 +218,7 @@ def _problems(error: ValidationError, document: CommentedMap, source: str) -> li
         location = [segment for segment in detail["loc"] if segment not in _TAG_SEGMENTS]
         message = detail["msg"].removeprefix("Value error, ")
         if detail["type"] == "extra_forbidden":
-            message = "unknown key; remove it or check its spelling"
+            message = _unknown_key_message(location)
         problems.append(Problem(source, _line_of(document, location), _dotted(location), message))
     return problems
 
@@ -190,3 +249,53 @@ def _line_of(document: CommentedMap, location: list[int | str]) -> int | None:
     if line is None and isinstance(document, CommentedMap) and document.lc.line is not None:
         line = document.lc.line + 1
     return line
+
+
+
+def _located(finding: Finding, document: CommentedMap, source: str) -> Problem:
+    location = list(finding.location)
+    return Problem(source, _line_of(document, location), _dotted(location), finding.message, finding.severity)
+
+
+def _location(dotted: str) -> list[int | str]:
+    """Turn ``applets[0].actions[1].mail`` back into a location list."""
+    location: list[int | str] = []
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", dotted):
+        location.append(int(part[1:-1]) if part.startswith("[") else part)
+    return location
+
+
+def _unknown_key_message(location: list[int | str]) -> str:
+    key = str(location[-1]) if location else ""
+    allowed = _allowed_keys(location[:-1])
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(sorted(allowed))}" if allowed else ""
+    return f"unknown key {key!r}; {hint}" if hint else f"unknown key {key!r}; remove it"
+
+
+def _allowed_keys(location: list[int | str]) -> list[str]:
+    """Return the keys a mapping at ``location`` may have, by walking the model classes."""
+    model: Any = Intent
+    mapping_key_next = False
+    for segment in location:
+        if isinstance(segment, int) or model is None or mapping_key_next:
+            mapping_key_next = False
+            continue
+        fields = {info.alias or name: info for name, info in model.model_fields.items()}
+        info = fields.get(str(segment))
+        model = _model_in(info.annotation) if info is not None else None
+        # In `environment: {NAME: ...}` the next segment is a variable name, not a field.
+        mapping_key_next = info is not None and typing.get_origin(info.annotation) is dict
+    if model is None or not hasattr(model, "model_fields"):
+        return []
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None

@@ -12,10 +12,14 @@ from typing import Literal
 
 from lxml import etree
 
-from models.eem import Action, Applet, Event, MailServer
+from models.actions import Action
+from models.applet import Applet
+from models.eem import MailServer
+from models.events import Event
 from models.intent import Intent
 from models.pki import Trustpoint
 from payloads import namespaces as ns
+from payloads.cli import is_modelled
 from payloads.objects import ObjectKey
 from payloads.releases import DEFAULT_PROFILE, ReleaseProfile
 
@@ -47,11 +51,20 @@ def environment_element(
     return entry
 
 
-def _event_element(parent: etree._Element, event: Event) -> None:
+def _timing(case: etree._Element, maxrun: int | None, ratelimit: int | None) -> None:
+    if maxrun is not None:
+        _sub(case, "maxrun", maxrun)
+    if ratelimit is not None:
+        _sub(case, "ratelimit", ratelimit)
+
+
+def _event_element(parent: etree._Element, event: Event, profile: ReleaseProfile) -> None:
+    if not profile.models_event(event.kind):
+        return  # Sent as a CLI line through config-ios-cli-rpc instead.
     container = _sub(parent, "event")
     if event.none is not None:
         case = _sub(container, "none-choice")
-        options = event.none
+        _timing(case, event.none.maxrun, event.none.ratelimit)
     elif event.syslog is not None:
         case = _sub(container, "syslog-choice")
         _sub(case, "pattern", event.syslog.pattern)
@@ -59,17 +72,33 @@ def _event_element(parent: etree._Element, event: Event) -> None:
             _sub(case, "occurs", event.syslog.occurs)
         if event.syslog.period is not None:
             _sub(case, "period", event.syslog.period)
-        options = event.syslog
-    else:
-        assert event.track is not None
+        _timing(case, event.syslog.maxrun, event.syslog.ratelimit)
+    elif event.track is not None:
         case = _sub(container, "track-choice")
         _sub(case, "track-object-number", event.track.object)
         _sub(case, "state", event.track.state)
-        options = event.track
-    if options.maxrun is not None:
-        _sub(case, "maxrun", options.maxrun)
-    if options.ratelimit is not None:
-        _sub(case, "ratelimit", options.ratelimit)
+        _timing(case, event.track.maxrun, event.track.ratelimit)
+    elif event.timer is not None:
+        kind = event.timer.kind
+        timer = getattr(event.timer, kind)
+        case = _sub(_sub(container, "timer-choice"), kind)
+        if kind == "cron":
+            _sub(case, "cron-entry", timer.entry)
+        else:
+            _sub(case, "time", timer.time)
+        if timer.name is not None:
+            _sub(case, "name", timer.name)
+        _timing(case, timer.maxrun, timer.ratelimit)
+    elif event.ipsla is not None:
+        case = _sub(container, "ipsla")
+        _sub(case, "group-name", event.ipsla.group)
+        _sub(case, "reaction-type", event.ipsla.reaction)
+        _timing(case, event.ipsla.maxrun, event.ipsla.ratelimit)
+    elif event.routing is not None:
+        case = _sub(container, "routing")
+        _sub(case, "network", event.routing.network)
+        _sub(case, "type", event.routing.type)
+        _timing(case, event.routing.maxrun, event.routing.ratelimit)
 
 
 def _action_element(parent: etree._Element, action: Action) -> None:
@@ -84,10 +113,43 @@ def _action_element(parent: etree._Element, action: Action) -> None:
         _sub(option, "msg", action.syslog.msg)
         if action.syslog.priority is not None:
             _sub(option, "priority", action.syslog.priority)
+    elif action.regexp is not None:
+        option = _sub(entry, "regexp-option")
+        _sub(option, "string-pattern", action.regexp.pattern)
+        _sub(option, "string-input", action.regexp.input)
+        if action.regexp.match is not None:
+            _sub(option, "string-match", action.regexp.match)
+        for number, name in enumerate(action.regexp.submatches, start=1):
+            _sub(option, f"string-submatch{number}", name)
+    elif action.if_ is not None:
+        condition = _sub(entry, "if")
+        _sub(condition, "string-op-1", action.if_.left)
+        _sub(condition, "keyword", action.if_.op)
+        _sub(condition, "string-op-2", action.if_.right)
+        if action.if_.goto is not None:
+            _sub(condition, "goto", action.if_.goto)
+    elif action.wait is not None:
+        _sub(entry, "wait", action.wait.seconds)
+    elif action.snmp_trap is not None:
+        trap = _sub(entry, "snmp-trap")
+        for leaf in ("intdata1", "intdata2", "strdata"):
+            if (value := getattr(action.snmp_trap, leaf)) is not None:
+                _sub(trap, leaf, value)
+    elif action.string_trim is not None:
+        _sub(_sub(entry, "string"), "trim", action.string_trim.input)
+    elif action.kind in ("end", "exit", "reload"):
+        _sub(entry, action.kind)
+    else:
+        raise ValueError(f"action kind {action.kind} has no YANG rendering for this release")
 
 
 def applet_element(
-    parent: etree._Element, applet: Applet | None, name: str, *, operation: Operation | None = None
+    parent: etree._Element,
+    applet: Applet | None,
+    name: str,
+    *,
+    operation: Operation | None = None,
+    profile: ReleaseProfile = DEFAULT_PROFILE,
 ) -> etree._Element:
     """Append ``applet[name]`` with its event and modelled actions; ``applet=None`` writes only the key."""
     entry = _sub(parent, "applet")
@@ -95,12 +157,19 @@ def applet_element(
     _sub(entry, "name", name)
     if applet is None:
         return entry
+    if applet.authorization is not None:
+        _sub(entry, "authorization", applet.authorization)
+    if applet.class_ is not None:
+        _sub(entry, "class", applet.class_)
+    if applet.trap:
+        _sub(entry, "trap")
     if applet.description is not None:
         _sub(entry, "description", applet.description)
-    _event_element(entry, applet.event)
+    if applet.event is not None:
+        _event_element(entry, applet.event, profile)
     for action in applet.actions:
-        # The mail action is in no release's model; it follows through config-ios-cli-rpc.
-        if action.modelled:
+        # The mail action (and kinds the release lacks) follow through config-ios-cli-rpc.
+        if is_modelled(action, profile):
             _action_element(entry, action)
     return entry
 
@@ -186,7 +255,6 @@ def render_edit(
 
     A value of ``None`` writes only the list key, which is what ``delete`` and ``remove`` need.
     """
-    del profile  # One shape for now; see payloads.releases.
     builder = NativeBuilder()
     for key, value, operation in items:
         if key.kind == "environment":
@@ -194,7 +262,7 @@ def render_edit(
             environment_element(builder.manager, key.name, value, reveal=reveal, operation=operation)
         elif key.kind == "applet":
             assert value is None or isinstance(value, Applet)
-            applet_element(builder.manager, value, key.name, operation=operation)
+            applet_element(builder.manager, value, key.name, operation=operation, profile=profile)
         else:
             assert value is None or isinstance(value, Trustpoint)
             trustpoint_element(builder.pki, value, key.name, operation=operation)

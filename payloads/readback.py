@@ -13,7 +13,7 @@ from typing import Any
 from lxml import etree
 from pydantic import ValidationError
 
-from models.eem import Applet
+from models.applet import Applet
 from models.pki import Trustpoint
 from payloads import namespaces as ns
 
@@ -45,10 +45,6 @@ def _text(parent: etree._Element, namespace: str, tag: str) -> str | None:
     return None if child is None or child.text is None else child.text
 
 
-def _number(value: str | None) -> int | None:
-    return None if value is None else int(value)
-
-
 def _first(parent: etree._Element, namespace: str, *tags: str) -> etree._Element | None:
     for tag in tags:
         child = parent.find(_q(namespace, tag))
@@ -59,48 +55,77 @@ def _first(parent: etree._Element, namespace: str, *tags: str) -> etree._Element
 
 def _event(applet: etree._Element) -> dict[str, Any]:
     event = applet.find(_q(ns.EEM, "event"))
-    if event is None:
-        return {}
+    assert event is not None
     none = _first(event, ns.EEM, "none-choice", "none")
     if none is not None:
         return {"none": _timing(none)}
     syslog = _first(event, ns.EEM, "syslog-choice", "syslog")
     if syslog is not None:
-        data = {"pattern": _text(syslog, ns.EEM, "pattern"), **_timing(syslog)}
-        for leaf in ("occurs", "period"):
-            if (value := _text(syslog, ns.EEM, leaf)) is not None:
-                data[leaf] = int(value)
-        return {"syslog": data}
+        return {"syslog": {**_leaves(syslog, pattern="pattern", occurs="occurs", period="period"), **_timing(syslog)}}
     track = _first(event, ns.EEM, "track-choice", "track")
     if track is not None:
-        data = {"object": _number(_text(track, ns.EEM, "track-object-number")), **_timing(track)}
-        if (state := _text(track, ns.EEM, "state")) is not None:
-            data["state"] = state
-        return {"track": data}
+        return {"track": {**_leaves(track, object="track-object-number", state="state"), **_timing(track)}}
+    timer = _first(event, ns.EEM, "timer-choice", "timer")
+    if timer is not None and len(timer):
+        case = timer[0]
+        kind = etree.QName(case).localname
+        fields = _leaves(case, name="name", entry="cron-entry") if kind == "cron" else _leaves(case, name="name", time="time")
+        return {"timer": {kind: {**fields, **_timing(case)}}}
+    ipsla = event.find(_q(ns.EEM, "ipsla"))
+    if ipsla is not None:
+        return {"ipsla": {**_leaves(ipsla, group="group-name", reaction="reaction-type"), **_timing(ipsla)}}
+    routing = event.find(_q(ns.EEM, "routing"))
+    if routing is not None:
+        return {"routing": {**_leaves(routing, network="network", type="type"), **_timing(routing)}}
+    cli = event.find(_q(ns.EEM, "cli"))
+    if cli is not None:
+        return {"cli": _leaves(cli, pattern="pattern", sync="sync", skip="skip")}
     kinds = ", ".join(etree.QName(child).localname for child in event)
     raise ValueError(f"event kind not supported by this tool: {kinds}")
 
 
-def _timing(case: etree._Element) -> dict[str, int]:
-    data = {}
-    for leaf in ("maxrun", "ratelimit"):
-        if (value := _text(case, ns.EEM, leaf)) is not None:
-            data[leaf] = int(value)
-    return data
+def _leaves(parent: etree._Element, **fields: str) -> dict[str, str]:
+    """Map model field -> text of the YANG leaf, for the leaves that are present."""
+    found = {}
+    for field_name, leaf in fields.items():
+        value = _text(parent, ns.EEM, leaf)
+        if value is not None:
+            found[field_name] = value
+    return found
 
 
-def _action(entry: etree._Element) -> dict[str, Any]:
+def _timing(case: etree._Element) -> dict[str, str]:
+    return _leaves(case, maxrun="maxrun", ratelimit="ratelimit")
+
+
+def _action(entry: etree._Element) -> dict[str, Any]:  # noqa: PLR0911 - one branch per YANG case
     label = _text(entry, ns.EEM, "name")
     cli = _first(entry, ns.EEM, "cli-choice", "cli")
     if cli is not None:
-        return {"label": label, "cli": {"command": _text(cli, ns.EEM, "command")}}
+        return {"label": label, "cli": _leaves(cli, command="command")}
     syslog = _first(entry, ns.EEM, "syslog-option", "syslog")
     if syslog is not None:
-        data = {"msg": _text(syslog, ns.EEM, "msg")}
-        for leaf in ("priority", "facility"):
-            if (value := _text(syslog, ns.EEM, leaf)) is not None:
-                data[leaf] = value
-        return {"label": label, "syslog": data}
+        return {"label": label, "syslog": _leaves(syslog, msg="msg", priority="priority", facility="facility")}
+    regexp = _first(entry, ns.EEM, "regexp-option", "regexp")
+    if regexp is not None:
+        data: dict[str, Any] = _leaves(regexp, pattern="string-pattern", input="string-input", match="string-match")
+        data["submatches"] = [value for number in (1, 2, 3) if (value := _text(regexp, ns.EEM, f"string-submatch{number}"))]
+        return {"label": label, "regexp": data}
+    condition = entry.find(_q(ns.EEM, "if"))
+    if condition is not None:
+        return {"label": label, "if": _leaves(condition, left="string-op-1", op="keyword", right="string-op-2", goto="goto")}
+    wait = _text(entry, ns.EEM, "wait")
+    if wait is not None:
+        return {"label": label, "wait": {"seconds": wait}}
+    trap = entry.find(_q(ns.EEM, "snmp-trap"))
+    if trap is not None:
+        return {"label": label, "snmp_trap": _leaves(trap, intdata1="intdata1", intdata2="intdata2", strdata="strdata")}
+    trim = entry.find(f"{_q(ns.EEM, 'string')}/{_q(ns.EEM, 'trim')}")
+    if trim is not None:
+        return {"label": label, "string_trim": {"input": trim.text or ""}}
+    for flag in ("end", "exit", "reload"):
+        if entry.find(_q(ns.EEM, flag)) is not None:
+            return {"label": label, flag: {}}
     kinds = ", ".join(etree.QName(child).localname for child in entry if etree.QName(child).localname != "name")
     raise ValueError(f"action {label}: kind not supported by this tool: {kinds}")
 
@@ -109,10 +134,16 @@ def _applet(entry: etree._Element) -> Applet:
     actions = [_action(action) for action in entry.findall(_q(ns.EEM, "action"))]
     # EEM runs actions in label order whatever order the device lists them in.
     actions.sort(key=lambda action: str(action["label"]))
-    data: dict[str, Any] = {"name": _text(entry, ns.EEM, "name"), "event": _event(entry), "actions": actions}
-    if (description := _text(entry, ns.EEM, "description")) is not None:
-        data["description"] = description
-    return Applet.model_validate(data)
+    data: dict[str, Any] = {"name": _text(entry, ns.EEM, "name"), "actions": actions}
+    event = entry.find(_q(ns.EEM, "event"))
+    if event is not None and len(event):
+        data["event"] = _event(entry)
+    for field_name, leaf in (("description", "description"), ("authorization", "authorization"), ("class", "class")):
+        if (value := _text(entry, ns.EEM, leaf)) is not None:
+            data[field_name] = value
+    if entry.find(_q(ns.EEM, "trap")) is not None:
+        data["trap"] = True
+    return Applet.model_validate(data, context={"from_device": True})
 
 
 def _trustpoint(entry: etree._Element) -> Trustpoint:

@@ -6,8 +6,11 @@ and nothing is sent to a device when the intent or inventory is invalid.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -41,6 +44,35 @@ def _load(intent_path: Path, *, resolve_secrets: bool = True) -> Intent:
     return intent
 
 
+DEFAULT_LAB_STATE = Path("lab-state")
+
+
+@contextmanager
+def _inventory_or_lab(inventory_path: Path | None) -> Iterator[Path]:
+    """Yield the inventory to use: the given one, or that of a built-in lab device in ./lab-state.
+
+    A lab device already serving ./lab-state (``provisioner lab``) holds a lock on it; then its
+    inventory is used instead of starting a second device on the same datastores.
+    """
+    if inventory_path is not None:
+        yield inventory_path
+        return
+
+    from provisioner.lab import LabDevice
+
+    DEFAULT_LAB_STATE.mkdir(exist_ok=True)
+    with open(DEFAULT_LAB_STATE / "lab.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            click.echo(f"no --inventory given: using the lab device that is serving {DEFAULT_LAB_STATE}/", err=True)
+            yield DEFAULT_LAB_STATE / "inventory.yaml"
+            return
+        click.echo(f"no --inventory given: using a built-in lab device with its state in {DEFAULT_LAB_STATE}/", err=True)
+        with LabDevice(state_dir=DEFAULT_LAB_STATE, port=0) as lab:
+            yield lab.inventory_path
+
+
 def _hosts(inventory_path: Path, names: tuple[str, ...]) -> list[Host]:
     try:
         inventory = load_inventory(inventory_path)
@@ -61,8 +93,8 @@ def main(verbose: int) -> None:
 
 intent_argument = click.argument("intent", type=click.Path(path_type=Path, dir_okay=False))
 inventory_option = click.option(
-    "--inventory", "-i", "inventory", type=click.Path(path_type=Path, dir_okay=False), required=True,
-    help="Inventory YAML with the devices to target (`provisioner lab` writes one).",
+    "--inventory", "-i", "inventory", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    help="Inventory YAML with the devices to target. Default: a built-in lab device kept in ./lab-state.",
 )
 host_option = click.option("--host", "hosts", multiple=True, help="Inventory host name to target; repeatable. Default: every host.")
 
@@ -89,10 +121,15 @@ def render(intent: Path, output_format: str, release: str) -> None:
 @intent_argument
 @inventory_option
 @host_option
-def plan(intent: Path, inventory: Path, hosts: tuple[str, ...]) -> None:
+def plan(intent: Path, inventory: Path | None, hosts: tuple[str, ...]) -> None:
     """Show what apply would change, as IOS CLI lines (exit 0 in sync, 2 changes, 1 error)."""
     model = _load(intent)
-    targets = _hosts(inventory, hosts)
+    with _inventory_or_lab(inventory) as inventory_path:
+        exit_code = _plan_hosts(model, _hosts(inventory_path, hosts))
+    sys.exit(exit_code)
+
+
+def _plan_hosts(model: Intent, targets: list[Host]) -> int:
     exit_code = EXIT_OK
     for host in targets:
         try:
@@ -109,7 +146,7 @@ def plan(intent: Path, inventory: Path, hosts: tuple[str, ...]) -> None:
             click.echo(f"  {line}")
         if exit_code == EXIT_OK:
             exit_code = EXIT_CHANGES
-    sys.exit(exit_code)
+    return exit_code
 
 
 @main.command()
@@ -118,10 +155,15 @@ def plan(intent: Path, inventory: Path, hosts: tuple[str, ...]) -> None:
 @host_option
 @click.option("--sync-timeout", type=float, default=60.0, show_default=True,
               help="Seconds to wait for the device's datastore to catch up after config-ios-cli-rpc.")
-def apply(intent: Path, inventory: Path, hosts: tuple[str, ...], sync_timeout: float) -> None:
+def apply(intent: Path, inventory: Path | None, hosts: tuple[str, ...], sync_timeout: float) -> None:
     """Apply INTENT, verify it with get-config, and restore the previous state on a mismatch."""
     model = _load(intent)
-    targets = _hosts(inventory, hosts)
+    with _inventory_or_lab(inventory) as inventory_path:
+        exit_code = _apply_hosts(model, _hosts(inventory_path, hosts), sync_timeout)
+    sys.exit(exit_code)
+
+
+def _apply_hosts(model: Intent, targets: list[Host], sync_timeout: float) -> int:
     exit_code = EXIT_OK
     for host in targets:
         result = apply_device(model, host, sync_timeout=sync_timeout)
@@ -133,7 +175,7 @@ def apply(intent: Path, inventory: Path, hosts: tuple[str, ...], sync_timeout: f
         click.echo(f"{host.name}: {state}")
         for report in result.objects:
             click.echo(f"  {report.outcome:9} {report.name}  [verified by {report.verified_by}]")
-    sys.exit(exit_code)
+    return exit_code
 
 
 def _register_lab() -> None:

@@ -7,12 +7,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from models.applet import Applet
 from models.eem import CLI_DIGEST_VARIABLE, MASK, MailServer
+from models.pki import Trustpoint
 from models.intent import Intent
 from payloads import cli
 from payloads.native_xml import owned_objects
 from payloads.objects import ObjectKey
 from payloads.readback import DeviceConfig
+from payloads.releases import DEFAULT_PROFILE, ReleaseProfile
 
 ChangeKind = Literal["add", "change", "unchanged"]
 
@@ -106,24 +109,26 @@ def _line_diff(before: list[str], after: list[str]) -> list[str]:
     return lines
 
 
-def compare(intent: Intent, device: DeviceConfig) -> Plan:
+def compare(intent: Intent, device: DeviceConfig, profile: ReleaseProfile = DEFAULT_PROFILE) -> Plan:
     """Build the plan for one device from the intent and its get-config read-back.
 
     Secrets are compared in full but only ever stored masked in the plan.
     """
-    changes = [_compare_object(key, value, device) for key, value in owned_objects(intent).items()]
-    cli_lines = cli.unmodelled_lines(intent)
+    changes = [_compare_object(key, value, device, profile) for key, value in owned_objects(intent).items()]
+    cli_lines = cli.unmodelled_lines(intent, profile)
     digest = cli.cli_digest(cli_lines)
     device_digest = device.environment.get(CLI_DIGEST_VARIABLE)
-    applets_with_mail = {applet.name for applet in intent.applets if any(not action.modelled for action in applet.actions)}
-    # Rewriting an applet through NETCONF replaces the whole entry, which drops the mail actions
-    # that config-ios-cli-rpc added, so those must be sent again.
-    rewritten = any(change.key.kind == "applet" and change.key.name in applets_with_mail for change in changes if change.kind != "unchanged")
+    applets_with_cli = {line.split()[3] for line in cli_lines if line.startswith("event manager applet ")}
+    # Rewriting an applet through NETCONF replaces the whole entry, which drops the lines that
+    # config-ios-cli-rpc added to it, so those must be sent again.
+    rewritten = any(
+        change.key.kind == "applet" and change.key.name in applets_with_cli for change in changes if change.kind != "unchanged"
+    )
     cli_needed = bool(cli_lines) and (device_digest != digest or rewritten)
     return Plan(changes, cli_lines, digest, device_digest, cli_needed, dict(device.unreadable))
 
 
-def _compare_object(key: ObjectKey, value: object, device: DeviceConfig) -> ObjectChange:
+def _compare_object(key: ObjectKey, value: object, device: DeviceConfig, profile: ReleaseProfile) -> ObjectChange:
     if key.kind == "environment":
         assert isinstance(value, (str, MailServer))
         intended_value = value.server_string(reveal=value.password is not None) if isinstance(value, MailServer) else value
@@ -141,7 +146,8 @@ def _compare_object(key: ObjectKey, value: object, device: DeviceConfig) -> Obje
         return ObjectChange(key, "unchanged" if same else "change", shown, actual, secret_changed)
 
     if key.kind == "applet":
-        intended = cli.applet_lines(value, modelled_only=True)  # type: ignore[arg-type]
+        assert isinstance(value, Applet)
+        intended = cli.applet_lines(value, profile=profile)
         device_applet = device.applets.get(key.name)
         unreadable = f"event manager applet {key.name}" in device.unreadable
         if device_applet is None and not unreadable:
@@ -149,7 +155,8 @@ def _compare_object(key: ObjectKey, value: object, device: DeviceConfig) -> Obje
         actual = cli.applet_lines(device_applet) if device_applet is not None else [f"event manager applet {key.name}", " ! unreadable"]
         return ObjectChange(key, "unchanged" if actual == intended else "change", intended, actual)
 
-    intended = cli.trustpoint_lines(value)  # type: ignore[arg-type]
+    assert isinstance(value, Trustpoint)
+    intended = cli.trustpoint_lines(value)
     device_trustpoint = device.trustpoints.get(key.name)
     unreadable = f"crypto pki trustpoint {key.name}" in device.unreadable
     if device_trustpoint is None and not unreadable:

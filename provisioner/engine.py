@@ -41,8 +41,6 @@ from provisioner.transport.netconf import CANDIDATE, NetconfSession
 
 logger = logging.getLogger(__name__)
 
-VerifiedBy = Literal["get-config", "cli-rpc (digest read back; get-config cannot show the lines)", "not verified"]
-
 SessionFactory = Callable[[Host], NetconfSession]
 
 
@@ -155,7 +153,7 @@ def _apply_locked(session: NetconfSession, intent: Intent, keys: list[ObjectKey]
     plan = compare(intent, read_config(snapshot))
     result.plan = plan
     if plan.in_sync:
-        result.objects = [ObjectReport(str(change.key), "unchanged", "get-config") for change in plan.changes]
+        result.objects = _reports(plan)
         logger.info("%s: in sync, nothing sent", session.name)
         return
 
@@ -179,17 +177,23 @@ def _apply_locked(session: NetconfSession, intent: Intent, keys: list[ObjectKey]
         restored = _restore_and_verify(session, snapshot, keys)
         raise VerificationError(session.name, differences, restored)
 
-    for change in plan.changes:
-        outcome = {"add": "added", "change": "changed", "unchanged": "unchanged"}[change.kind]
-        result.objects.append(ObjectReport(str(change.key), outcome, "get-config"))
-    if plan.cli_lines:
-        how = "cli-rpc; its last line's digest was read back with get-config, the lines themselves cannot be"
-        for applet in intent.applets:
-            for action in applet.actions:
-                if not action.modelled:
-                    outcome = "pushed" if plan.cli_needed else "unchanged"
-                    result.objects.append(ObjectReport(f"event manager applet {applet.name} action {action.label} ({action.kind})", outcome, how))
+    result.objects = _reports(plan)
     logger.info("%s: applied and verified", session.name)
+
+
+def _reports(plan: Plan) -> list[ObjectReport]:
+    """Say per object what was done and how it was verified."""
+    outcomes = {"add": "added", "change": "changed", "unchanged": "unchanged"}
+    reports = [ObjectReport(str(change.key), outcomes[change.kind], "get-config") for change in plan.changes]  # type: ignore[arg-type]
+    how = "cli-rpc digest (get-config cannot show these lines; the digest proves the RPC ran to its end)"
+    outcome = "pushed" if plan.cli_needed else "unchanged"
+    applet = ""
+    for line in plan.cli_lines:
+        if line.startswith("event manager applet "):
+            applet = line
+        elif line.strip() != "exit":
+            reports.append(ObjectReport(f"{applet} /{line}", outcome, how))  # type: ignore[arg-type]
+    return reports
 
 
 def _commit(session: NetconfSession, config: etree._Element) -> None:

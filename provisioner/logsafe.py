@@ -10,10 +10,14 @@ every record of the loggers it is attached to.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 MASK = "********"
 _WATCHED_PREFIXES = ("ncclient", "paramiko", "provisioner", "payloads", "models", "asyncssh")
+
+# XML, or a quoted buffer or chunk fragment, in an ncclient message (ncclient 0.7 quotes them).
+_CONTENT = re.compile(r"[<\"\n]")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -31,9 +35,10 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if record.name.startswith("ncclient") and ("<" in message or record.name.startswith("ncclient.transport.parser")):
-            first_line = message.split("\n", 1)[0][:60]
-            message = f"{first_line.split('<', 1)[0]}[NETCONF content withheld: it may carry secrets]"
+        if record.name.startswith("ncclient") and _CONTENT.search(message):
+            # Keep the words before the content, e.g. "Sending:" or "_parse11: fragment =".
+            prefix = _CONTENT.split(message.split("\n", 1)[0], maxsplit=1)[0].rstrip()
+            message = f"{prefix} [NETCONF content withheld: it may carry secrets]"
         with _lock:
             secrets = sorted(_secrets, key=len, reverse=True)
         for secret in secrets:
@@ -51,7 +56,13 @@ def install() -> None:
 
     Filters on a logger apply only to records created on that logger, so each one gets it.
     """
-    import ncclient.manager  # noqa: F401  (imports ncclient's modules, which create their loggers)
+    # ncclient creates its loggers when its modules are imported, and imports the SSH transport
+    # only on the first connect, so import every module that logs message content first.
+    import ncclient.manager  # noqa: F401
+    import ncclient.operations.rpc  # noqa: F401
+    import ncclient.transport.parser  # noqa: F401
+    import ncclient.transport.session  # noqa: F401
+    import ncclient.transport.ssh  # noqa: F401
 
     names = [name for name in list(logging.Logger.manager.loggerDict) if name.startswith(_WATCHED_PREFIXES)]
     for name in [*_WATCHED_PREFIXES, *names]:
