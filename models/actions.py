@@ -20,7 +20,7 @@ VARIABLE_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, hide_input_in_errors=True)
 
     # Fields that hold free text travelling inside one CLI line.
     TEXT_FIELDS: ClassVar[tuple[str, ...]] = ()

@@ -24,7 +24,7 @@ _LOOPS = {"while", "foreach"}
 class Applet(BaseModel):
     """``event manager applet NAME`` with its event and actions."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, hide_input_in_errors=True)
 
     name: str
     description: str | None = None

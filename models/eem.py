@@ -6,6 +6,7 @@ import ipaddress
 import re
 from typing import Annotated, Any
 
+from pydantic.json_schema import SkipJsonSchema
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -34,7 +35,7 @@ CLI_DIGEST_VARIABLE = "_provisioner_cli_digest"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, hide_input_in_errors=True)
 
 
 class MailServer(_Strict):
@@ -47,7 +48,8 @@ class MailServer(_Strict):
     username: str = Field(min_length=1)
     host: str = Field(min_length=1)
     password_env: str | None = None
-    password: SecretStr | None = None
+    # Library callers may pass the password; intent files may not, so editors are not offered it.
+    password: SkipJsonSchema[SecretStr | None] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -67,6 +69,10 @@ class MailServer(_Strict):
         if environ is None:
             return data
         if variable not in environ or environ[variable] == "":
+            unresolved = context.get("unresolved")
+            if isinstance(unresolved, list):
+                unresolved.append(variable)
+                return data
             raise ValueError(
                 f"environment variable {variable} is not set; export it with the SMTP password "
                 f"(for Gmail, the app password) before running this command"

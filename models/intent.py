@@ -22,7 +22,7 @@ from pydantic import (
 )
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import YAMLError
 
 from models.applet import NAME, Applet
 from models.checks import Finding, check_intent
@@ -37,7 +37,7 @@ class Intent(BaseModel):
     The intent owns exactly the objects it names; anything else on the device is left alone.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     environment: dict[str, EnvironmentValue] = Field(default_factory=dict)
     provided_variables: list[str] = Field(
@@ -123,6 +123,7 @@ def load_intent(
     *,
     environ: Mapping[str, str] | None = None,
     resolve_secrets: bool = True,
+    unresolved: list[str] | None = None,
 ) -> Intent:
     """Read and validate an intent file.
 
@@ -131,6 +132,8 @@ def load_intent(
         environ: where ``password_env`` variables are looked up; defaults to ``os.environ``.
         resolve_secrets: when false, passwords are not looked up (for offline rendering, which
             masks them anyway) and a missing variable is not an error.
+        unresolved: when given, a ``password_env`` variable that is not set is appended here
+            instead of being an error, and that password is left unchecked.
 
     Raises:
         IntentError: the file cannot be read or parsed, or it fails validation. Every problem is
@@ -144,7 +147,12 @@ def load_intent(
     except UnicodeDecodeError as error:
         raise IntentError([Problem(source, None, "", f"the intent file is not UTF-8 text: {error.reason}")]) from None
     return parse_intent(
-        text, source=source, environ=environ, resolve_secrets=resolve_secrets, base_dir=Path(path).parent
+        text,
+        source=source,
+        environ=environ,
+        resolve_secrets=resolve_secrets,
+        base_dir=Path(path).parent,
+        unresolved=unresolved,
     )
 
 
@@ -155,15 +163,18 @@ def parse_intent(
     environ: Mapping[str, str] | None = None,
     resolve_secrets: bool = True,
     base_dir: Path | None = None,
+    unresolved: list[str] | None = None,
 ) -> Intent:
     """Validate intent YAML given as text; see :func:`load_intent`."""
     yaml = YAML(typ="rt")
     try:
         document = yaml.load(text)
-    except MarkedYAMLError as error:
-        line = error.problem_mark.line + 1 if error.problem_mark is not None else None
+    except YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
         # ruamel.yaml quotes both values of a duplicate key; they may be secrets, so drop them.
-        problem = re.sub(r' with value ".*', "", str(error.problem))
+        detail = getattr(error, "problem", None) or str(error).split("\n", 1)[0]
+        problem = re.sub(r' with value ".*', "", str(detail))
         raise IntentError([Problem(source, line, "", f"invalid YAML: {problem}")]) from None
     if document is None:
         document = CommentedMap()
@@ -174,7 +185,9 @@ def parse_intent(
     if resolve_secrets:
         lookup = os.environ if environ is None else environ
     findings: list[Finding] = []
-    context = {"from_file": True, "environ": lookup, "findings": findings}
+    context: dict[str, Any] = {"from_file": True, "environ": lookup, "findings": findings}
+    if unresolved is not None:
+        context["unresolved"] = unresolved
     try:
         intent = Intent.model_validate(_plain(document), context=context)
     except ValidationError as error:

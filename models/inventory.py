@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import YAMLError
 
 from models.errors import InputError
 
@@ -22,7 +22,7 @@ from models.errors import InputError
 class Host(BaseModel):
     """One device and how to reach it over NETCONF/SSH."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     name: str
     hostname: str = Field(min_length=1)
@@ -44,7 +44,7 @@ class Host(BaseModel):
 class Inventory(BaseModel):
     """Hosts by name."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     hosts: dict[str, Host]
 
@@ -75,9 +75,11 @@ def load_inventory(path: str | os.PathLike[str], *, environ: Mapping[str, str] |
         document = YAML(typ="rt").load(source.read_text(encoding="utf-8"))
     except OSError as error:
         raise InputError(f"{source}: cannot read the inventory: {error.strerror}") from None
-    except MarkedYAMLError as error:
-        line = error.problem_mark.line + 1 if error.problem_mark is not None else "?"
-        raise InputError(f"{source}:{line}: invalid YAML: {error.problem}") from None
+    except YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else "?"
+        detail = getattr(error, "problem", None) or str(error).split("\n", 1)[0]
+        raise InputError(f"{source}:{line}: invalid YAML: {detail}") from None
     if not isinstance(document, CommentedMap) or not isinstance(document.get("hosts"), CommentedMap):
         raise InputError(f"{source}: an inventory needs a 'hosts' mapping")
 

@@ -16,7 +16,7 @@ class Trustpoint(BaseModel):
     and ``chain-validation stop``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     name: str = Field(min_length=1)
     enrollment: Literal["terminal"] = "terminal"

@@ -7,6 +7,7 @@ and nothing is sent to a device when the intent or inventory is invalid.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -176,6 +177,35 @@ def _apply_hosts(model: Intent, targets: list[Host], sync_timeout: float) -> int
         for report in result.objects:
             click.echo(f"  {report.outcome:9} {report.name}  [verified by {report.verified_by}]")
     return exit_code
+
+
+@main.command()
+@intent_argument
+def validate(intent: Path) -> None:
+    """Check INTENT offline and print every problem, warnings included (exit 1 on any error)."""
+    unresolved: list[str] = []
+    try:
+        model = load_intent(intent, unresolved=unresolved)
+    except IntentError as error:
+        for problem in error.problems:
+            click.echo(f"{problem}", err=True)
+        errors = sum(1 for problem in error.problems if problem.severity == "error")
+        click.echo(f"{intent}: {errors} error(s); nothing was sent to any device", err=True)
+        sys.exit(EXIT_ERROR)
+    warnings = [str(warning) for warning in model.warnings]
+    warnings.extend(
+        f"{intent}: warning: environment variable {name} is not set, so that password was not checked"
+        for name in unresolved
+    )
+    for warning in warnings:
+        click.echo(warning, err=True)
+    click.echo(f"{intent}: valid ({len(warnings)} warning(s))")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of intent files, for editors and YAML language servers."""
+    click.echo(json.dumps(Intent.model_json_schema(by_alias=True), indent=2))
 
 
 def _register_lab() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from models.eem import MailServer
 from models.errors import IntentError
@@ -159,3 +161,67 @@ def test_repr_and_dump_hide_password(smtp_password: str) -> None:
     assert smtp_password not in repr(intent)
     assert smtp_password not in intent.model_dump_json()
     assert smtp_password in intent.secrets()
+
+
+def test_library_password_error_hides_value() -> None:
+    secret = "bad pass@word"
+
+    with pytest.raises(ValidationError) as caught:
+        MailServer(username="eem.alerts", host="smtp.gmail.com", password=secret)  # type: ignore[arg-type]
+
+    assert "whitespace" in str(caught.value)
+    assert secret not in str(caught.value)
+    assert secret not in repr(caught.value)
+    assert secret not in repr(caught.value.errors(include_input=False))
+
+
+def test_password_errors_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "abcd efgh@ijkl"
+
+    with pytest.raises(IntentError) as caught:
+        parse_intent(MINIMAL, environ={"SMTP_PASSWORD": secret})
+
+    assert secret not in str(caught.value)
+    assert all(secret not in record.getMessage() for record in caplog.records)
+
+
+def test_warning_names_line_and_field() -> None:
+    intent = parse_intent(MINIMAL, source="mail.yaml", environ={"SMTP_PASSWORD": "x"})
+
+    assert [str(warning) for warning in intent.warnings] == [
+        "mail.yaml:13: warning: applets[0].actions[0].mail.secure: action 0010 uses secure tls, but the intent has no "
+        "trustpoint and lists no existing_trustpoints, so the TLS handshake will fail with a bad_certificate "
+        "alert unless the device already trusts the SMTP server's CA"
+    ]
+
+
+def test_existing_trustpoint_silences_tls_warning() -> None:
+    intent = parse_intent(MINIMAL + "existing_trustpoints: [CA-GlobalSign-Root]\n", environ={"SMTP_PASSWORD": "x"})
+
+    assert intent.warnings == []
+
+
+def test_provided_variable_may_be_used() -> None:
+    text = MINIMAL.replace('to: "noc@example.com"', 'to: "$_email_to"')
+
+    with pytest.raises(IntentError, match=r"uses \$_email_to, which is not defined"):
+        parse_intent(text, environ={"SMTP_PASSWORD": "x"})
+    intent = parse_intent(text + "provided_variables: [_email_to]\n", environ={"SMTP_PASSWORD": "x"})
+    assert intent.provided_variables == ["_email_to"]
+
+
+def test_variable_set_earlier_may_be_used() -> None:
+    text = MINIMAL.replace('      - label: "0010"', '      - label: "0005"\n        set: {name: host, value: "r1"}\n      - label: "0010"')
+    intent = parse_intent(text.replace('subject: "s"', 'subject: "alert from $host"'), environ={"SMTP_PASSWORD": "x"})
+
+    assert [action.kind for action in intent.applets[0].actions] == ["set", "mail"]
+
+
+def test_send_as_allowed_per_action() -> None:
+    text = MINIMAL.replace("_email_from: eem.alerts@gmail.com", "_email_from: noc-bot@example.com")
+
+    with pytest.raises(IntentError, match="sends from noc-bot@example.com, but the account"):
+        parse_intent(text, environ={"SMTP_PASSWORD": "x"})
+    allowed = text.replace('body: "b"', 'body: "b"\n          allow_send_as: true')
+    assert parse_intent(allowed, environ={"SMTP_PASSWORD": "x"}).applets[0].actions[0].mail is not None

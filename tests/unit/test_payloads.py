@@ -144,3 +144,64 @@ def test_config_with_unknown_node_fails_yang(intent: Intent, yang_dir: Path) -> 
     with pytest.raises(libyang.LibyangError):
         context.parse_data_mem(etree.tostring(native, encoding="unicode"), "xml", no_state=True, strict=True)
     context.destroy()
+
+
+ALL_KINDS = Path(__file__).resolve().parent.parent / "data" / "intents" / "all-kinds.yaml"
+
+
+@pytest.fixture
+def all_kinds(smtp_password: str) -> Intent:
+    return load_intent(ALL_KINDS)
+
+
+def test_all_kinds_cover_every_kind(all_kinds: Intent) -> None:
+    from models.actions import ACTION_KINDS
+    from models.events import EVENT_KINDS
+
+    events = {applet.event.kind for applet in all_kinds.applets if applet.event is not None}
+    actions = {action.kind for applet in all_kinds.applets for action in applet.actions}
+
+    assert events == set(EVENT_KINDS)
+    assert actions == set(ACTION_KINDS)
+
+
+def test_all_kinds_split_between_yang_and_cli(all_kinds: Intent) -> None:
+    profile = profile_for("17.12")
+    lines = cli.unmodelled_lines(all_kinds, profile)
+    config = render_config(all_kinds, profile)
+
+    # 17.12 models neither `event cli` nor set/while/foreach/puts/context; they go through the CLI.
+    assert ' event cli pattern "^reload" sync no skip no' in lines
+    assert ' action 0050 set subject "Link down on $port"' in lines
+    assert ' action 0060 string trim "xxpaddedxx" "x"' in lines
+    assert not any(" syslog " in line for line in lines)
+    modelled = config.xpath("//eem:action/eem:name/text()", namespaces=P)
+    assert len(modelled) == sum(1 for applet in all_kinds.applets for action in applet.actions if cli.is_modelled(action, profile))
+    assert config.xpath("//eem:applet[eem:name='ReloadGuard']/eem:event", namespaces=P) == []
+
+
+def test_all_kinds_read_back_equal(all_kinds: Intent) -> None:
+    profile = profile_for("17.12")
+    data = etree.Element(f"{{{ns.NETCONF_BASE}}}data")
+    data.extend(list(render_config(all_kinds, profile, reveal=True)))
+
+    device = read_config(data)
+
+    assert device.unreadable == {}
+    for applet in all_kinds.applets:
+        assert cli.applet_lines(device.applets[applet.name]) == cli.applet_lines(applet, profile=profile), applet.name
+
+
+def test_all_kinds_validate_against_1712_yang(all_kinds: Intent, yang_dir: Path) -> None:
+    context = libyang.Context(str(yang_dir / "17121"))
+    for module in ("Cisco-IOS-XE-eem", "Cisco-IOS-XE-crypto"):
+        context.load_module(module)
+    native = render_config(all_kinds, profile_for("17.12"), reveal=True)[0]
+
+    tree = context.parse_data_mem(
+        etree.tostring(native, encoding="unicode"), "xml", no_state=True, strict=True, validate_present=True
+    )
+
+    assert tree is not None
+    tree.free()
+    context.destroy()
