@@ -6,7 +6,6 @@ and nothing is sent to a device when the intent or inventory is invalid.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import sys
@@ -59,19 +58,17 @@ def _inventory_or_lab(inventory_path: Path | None) -> Iterator[Path]:
         yield inventory_path
         return
 
-    from provisioner.lab import LabDevice
+    from provisioner.lab import LabDevice, StateDirInUseError
 
-    DEFAULT_LAB_STATE.mkdir(exist_ok=True)
-    with open(DEFAULT_LAB_STATE / "lab.lock", "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            click.echo(f"no --inventory given: using the lab device that is serving {DEFAULT_LAB_STATE}/", err=True)
-            yield DEFAULT_LAB_STATE / "inventory.yaml"
-            return
-        click.echo(f"no --inventory given: using a built-in lab device with its state in {DEFAULT_LAB_STATE}/", err=True)
-        with LabDevice(state_dir=DEFAULT_LAB_STATE, port=0) as lab:
-            yield lab.inventory_path
+    try:
+        lab = LabDevice(state_dir=DEFAULT_LAB_STATE, port=0)
+    except StateDirInUseError:
+        click.echo(f"no --inventory given: using the lab device that is serving {DEFAULT_LAB_STATE}/", err=True)
+        yield DEFAULT_LAB_STATE / "inventory.yaml"
+        return
+    click.echo(f"no --inventory given: using a built-in lab device with its state in {DEFAULT_LAB_STATE}/", err=True)
+    with lab:
+        yield lab.inventory_path
 
 
 def _hosts(inventory_path: Path, names: tuple[str, ...]) -> list[Host]:

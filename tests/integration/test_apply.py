@@ -172,3 +172,18 @@ def test_unknown_host_key_is_rejected(lab: LabDevice, lab_host: Host, tmp_path: 
     with pytest.raises(HostKeyError, match="no host key for"):
         plan_device(load_intent(EXAMPLE), lab_host.model_copy(update={"known_hosts": other}))
     assert lab.rpc_log() == []
+
+
+def test_no_inventory_uses_built_in_lab(tmp_path: Path) -> None:
+    first = run_cli("apply", str(EXAMPLE), cwd=tmp_path)
+
+    assert first.returncode == 0, first.stderr
+    assert "using a built-in lab device with its state in lab-state/" in first.stderr
+    assert "SendSecureEmailEEM" in (tmp_path / "lab-state" / "running.xml").read_text()
+
+    with LabDevice(state_dir=tmp_path / "lab-state", port=0) as serving:
+        plan = run_cli("plan", str(EXAMPLE), cwd=tmp_path)
+
+        assert plan.returncode == 0, plan.stdout + plan.stderr
+        assert "using the lab device that is serving lab-state/" in plan.stderr
+        assert "get-config" in [record["operation"] for record in serving.rpc_log()]

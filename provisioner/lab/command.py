@@ -1,0 +1,63 @@
+"""The ``provisioner lab`` command: run a simulated IOS XE device in the foreground."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from provisioner.lab.faults import parse_mutation
+from provisioner.lab.releases import RELEASES
+from provisioner.lab.runner import run_lab
+from provisioner.lab.server import LabServer
+from provisioner.lab.statedir import StateDirInUseError
+
+
+def _parse_mutations(ctx: click.Context, param: click.Parameter,
+                     values: tuple[str, ...]) -> list[tuple[str, str]]:
+    try:
+        return [parse_mutation(value) for value in values]
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from error
+
+
+@click.command("lab")
+@click.option("--port", type=click.IntRange(0, 65535), default=8300, show_default=True,
+              help="TCP port on 127.0.0.1 to listen on (0 picks a free port).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("lab-state"), show_default=True,
+              help="Folder for host key, password, inventory, datastores and RPC log.")
+@click.option("--release", type=click.Choice(sorted(RELEASES)), default="17.12",
+              show_default=True, help="IOS XE release the device imitates.")
+@click.option("--username", default="admin", show_default=True, help="SSH login name.")
+@click.option("--latency-ms", type=click.IntRange(0, 600000), default=0, show_default=True,
+              help="Delay added before every RPC reply, in milliseconds.")
+@click.option("--mutate", "mutate", multiple=True, callback=_parse_mutations,
+              metavar="XPATH=VALUE",
+              help="After every commit, set the node at XPATH (prefixes ios, eem, crypto) to "
+                   "VALUE. Repeatable.")
+@click.option("--yang-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None,
+              help="YANG folder of the release: enables get-schema and libyang validation.")
+def lab(port: int, state_dir: Path, release: str, username: str, latency_ms: int,
+        mutate: list[tuple[str, str]], yang_dir: Path | None) -> None:
+    """Run a simulated IOS XE device (NETCONF over SSH) until Ctrl-C."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+    def announce(server: LabServer) -> None:
+        click.echo(f"Lab device (IOS XE {server.release.name}) listening on "
+                   f"{server.host}:{server.port}; inventory: {server.inventory_path}")
+
+    try:
+        run_lab(port, state_dir, release, username, latency_ms, mutate, yang_dir,
+                on_ready=announce)
+    except StateDirInUseError as error:
+        raise click.ClickException(str(error)) from error
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot start the lab device on port {port}: {error}. "
+            "Choose another port with --port."
+        ) from error
+    click.echo("Lab device stopped.")

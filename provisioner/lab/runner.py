@@ -1,0 +1,61 @@
+"""Run one lab device in the foreground until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from provisioner.lab.faults import Faults
+from provisioner.lab.server import LabServer
+
+logger = logging.getLogger(__name__)
+
+
+def run_lab(
+    port: int = 8300,
+    state_dir: Path | str = "lab-state",
+    release: str = "17.12",
+    username: str = "admin",
+    latency_ms: int = 0,
+    mutate: Iterable[tuple[str, str]] = (),
+    yang_dir: Path | str | None = None,
+    host: str = "127.0.0.1",
+    on_ready: Callable[[LabServer], None] | None = None,
+) -> None:
+    """Serve one lab device until SIGINT or SIGTERM, then stop cleanly.
+
+    Args:
+        port: TCP port on ``host``; 0 picks a free one.
+        state_dir: State directory (key, password, inventory, datastores, RPC log).
+        release: IOS XE release profile.
+        username: Login name.
+        latency_ms: Delay before each RPC reply.
+        mutate: ``(xpath, value)`` pairs applied to running after each commit.
+        yang_dir: YANG folder for get-schema and libyang validation.
+        host: Loopback address to listen on.
+        on_ready: Called once the device listens, e.g. to print where.
+    """
+    faults = Faults(mutate_after_commit=list(mutate), latency_ms=latency_ms)
+    server = LabServer(state_dir, port, release, username, host, faults=faults,
+                       yang_dir=yang_dir)
+    asyncio.run(_serve(server, on_ready))
+
+
+async def _serve(server: LabServer, on_ready: Callable[[LabServer], None] | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await server.start()
+    try:
+        if on_ready is not None:
+            on_ready(server)
+        await stop.wait()
+        logger.info("device %s stopping on signal", server.name)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await server.stop()
