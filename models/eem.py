@@ -6,7 +6,6 @@ import ipaddress
 import re
 from typing import Annotated, Any
 
-from pydantic.json_schema import SkipJsonSchema
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -18,7 +17,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
+from pydantic.json_schema import SkipJsonSchema
 
 # EEM environment variables are Tcl variables; IOS XE accepts other characters, but `$name`
 # substitution in applet actions stops at the first character outside this set.
@@ -65,6 +64,10 @@ class MailServer(_Strict):
         variable = data.get("password_env")
         if not isinstance(variable, str) or not variable:
             raise ValueError("password_env is missing; name the environment variable that holds the SMTP password")
+        if not _VARIABLE_NAME.match(variable):
+            raise ValueError(
+                f"password_env {variable!r} is not an environment variable name; use letters, digits and '_'"
+            )
         environ = context.get("environ")
         if environ is None:
             return data

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,10 +26,12 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from models.applet import NAME, Applet
+from models.certificate import load_one_ca_certificate
 from models.checks import Finding, check_intent
 from models.eem import EnvironmentValue, MailServer, check_variable_name
-from models.errors import IntentError, Problem
+from models.errors import InputError, IntentError, Problem
 from models.pki import Trustpoint
+from models.text import check_cli_text
 
 
 class Intent(BaseModel):
@@ -54,8 +57,12 @@ class Intent(BaseModel):
     @field_validator("environment")
     @classmethod
     def _names_valid(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for name in value:
+        for name, text in value.items():
             check_variable_name(name)
+            if isinstance(text, str):
+                # The value is printed in `event manager environment NAME VALUE` and may end up in
+                # mail headers, neither of which carries a character encoding.
+                check_cli_text(text, what=f"the value of {name}")
         return value
 
     @model_validator(mode="after")
@@ -124,6 +131,7 @@ def load_intent(
     environ: Mapping[str, str] | None = None,
     resolve_secrets: bool = True,
     unresolved: list[str] | None = None,
+    read_certificates: bool = True,
 ) -> Intent:
     """Read and validate an intent file.
 
@@ -134,6 +142,8 @@ def load_intent(
             masks them anyway) and a missing variable is not an error.
         unresolved: when given, a ``password_env`` variable that is not set is appended here
             instead of being an error, and that password is left unchecked.
+        read_certificates: read and check each trustpoint's certificate file. Tools that
+            analyse those files themselves (``certs fetch --intent``) turn this off.
 
     Raises:
         IntentError: the file cannot be read or parsed, or it fails validation. Every problem is
@@ -153,6 +163,7 @@ def load_intent(
         resolve_secrets=resolve_secrets,
         base_dir=Path(path).parent,
         unresolved=unresolved,
+        read_certificates=read_certificates,
     )
 
 
@@ -164,6 +175,7 @@ def parse_intent(
     resolve_secrets: bool = True,
     base_dir: Path | None = None,
     unresolved: list[str] | None = None,
+    read_certificates: bool = True,
 ) -> Intent:
     """Validate intent YAML given as text; see :func:`load_intent`."""
     yaml = YAML(typ="rt")
@@ -201,7 +213,7 @@ def parse_intent(
 
     if base_dir is not None:
         intent = _resolve_paths(intent, base_dir)
-    return intent
+    return _load_certificates(intent, document, source) if read_certificates else intent
 
 
 def _resolve_paths(intent: Intent, base_dir: Path) -> Intent:
@@ -213,6 +225,33 @@ def _resolve_paths(intent: Intent, base_dir: Path) -> Intent:
         for trustpoint in intent.trustpoints
     ]
     return intent.model_copy(update={"trustpoints": trustpoints})
+
+
+def _load_certificates(intent: Intent, document: CommentedMap, source: str) -> Intent:
+    """Read each trustpoint's certificate file; a bad file is an error at its line."""
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    trustpoints = []
+    for index, trustpoint in enumerate(intent.trustpoints):
+        if trustpoint.certificate is None:
+            trustpoints.append(trustpoint)
+            continue
+        location: list[int | str] = ["trustpoints", index, "certificate"]
+        line = _line_of(document, location)
+        try:
+            loaded = load_one_ca_certificate(trustpoint.certificate, allow_non_ca=trustpoint.allow_leaf)
+        except InputError as error:
+            problems.append(Problem(source, line, _dotted(location), str(error)))
+            continue
+        warnings.extend(Problem(source, line, _dotted(location), text, "warning") for text in loaded.warnings)
+        trustpoints.append(trustpoint.model_copy(update={"ca_der": loaded.certificate.public_bytes(Encoding.DER)}))
+    if problems:
+        raise IntentError(problems)
+    if not any(trustpoint.certificate is not None for trustpoint in intent.trustpoints):
+        return intent
+    loaded_intent = intent.model_copy(update={"trustpoints": trustpoints})
+    loaded_intent._warnings[:] = [*intent.warnings, *warnings]
+    return loaded_intent
 
 
 def _plain(node: Any) -> Any:

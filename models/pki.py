@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 
 class Trustpoint(BaseModel):
@@ -25,6 +26,12 @@ class Trustpoint(BaseModel):
     certificate: Path | None = Field(
         default=None, description="PEM or DER file with the CA certificate for this trustpoint."
     )
+    allow_leaf: bool = Field(
+        default=False,
+        description="Accept a certificate that is not a CA; it breaks at the server's next certificate rotation.",
+    )
+    # The certificate in DER, filled in by the intent loader from `certificate`.
+    ca_der: SkipJsonSchema[bytes | None] = Field(default=None, exclude=True, repr=False)
 
     @field_validator("name")
     @classmethod

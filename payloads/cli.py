@@ -15,7 +15,7 @@ from models.eem import CLI_DIGEST_VARIABLE, MailServer
 from models.events import Event
 from models.intent import Intent
 from models.pki import Trustpoint
-from payloads.objects import ObjectKey
+from payloads.certchain import certificate_chain_lines
 from payloads.releases import DEFAULT_PROFILE, ReleaseProfile
 
 
@@ -92,7 +92,7 @@ def mail_command(mail: MailAction) -> str:
     return " ".join(words)
 
 
-def _action_body(action: Action) -> str:  # noqa: PLR0911, PLR0912 - one branch per EEM action kind
+def _action_body(action: Action) -> str:
     kind = action.kind
     if action.mail is not None:
         return mail_command(action.mail)
@@ -228,8 +228,9 @@ def intent_lines(intent: Intent, *, reveal: bool = False) -> list[str]:
 def unmodelled_lines(intent: Intent, profile: ReleaseProfile = DEFAULT_PROFILE) -> list[str]:
     """Return the lines that only config-ios-cli-rpc can apply, applet by applet.
 
-    That is every mail action, plus the events and actions the release's YANG lacks. Their
-    applets' modelled parts travel in the NETCONF edit, committed before these lines are sent.
+    That is every mail action, the events and actions the release's YANG lacks, and the CA
+    certificate of each trustpoint that has one. The modelled parts of their applets and
+    trustpoints travel in the NETCONF edit, committed before these lines are sent.
     """
     lines: list[str] = []
     for applet in intent.applets:
@@ -239,6 +240,10 @@ def unmodelled_lines(intent: Intent, profile: ReleaseProfile = DEFAULT_PROFILE) 
         body.extend(f" {action_line(action)}" for action in applet.actions if not is_modelled(action, profile))
         if body:
             lines.extend([applet_header(applet), *body, " exit"])
+    # No model carries a certificate body; the trustpoint exists once the NETCONF edit is committed.
+    for trustpoint in intent.trustpoints:
+        if trustpoint.ca_der is not None:
+            lines.extend([*certificate_chain_lines(trustpoint.name, trustpoint.ca_der), " exit"])
     return lines
 
 

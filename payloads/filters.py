@@ -7,7 +7,13 @@ from collections.abc import Iterable
 from lxml import etree
 
 from models.eem import CLI_DIGEST_VARIABLE
-from payloads.native_xml import NativeBuilder, applet_element, environment_element, trustpoint_element
+from payloads import namespaces as ns
+from payloads.native_xml import (
+    NativeBuilder,
+    applet_element,
+    environment_element,
+    trustpoint_element,
+)
 from payloads.objects import ObjectKey
 
 
@@ -31,3 +37,18 @@ def owned_filter(keys: Iterable[ObjectKey], *, with_cli_digest: bool = True) -> 
     if with_cli_digest:
         environment_element(builder.manager, CLI_DIGEST_VARIABLE, None, reveal=False)
     return builder.root
+
+
+def pki_oper_filter(trustpoints: Iterable[str]) -> etree._Element:
+    """Return a subtree filter for the installed certificates of the named trustpoints.
+
+    Cisco-IOS-XE-crypto-pki-oper lists certificates per ``crypto-pki-bundle`` (label =
+    trustpoint) from IOS XE 17.5 on; some platforms (cat9200 from 17.15) lack the module.
+    """
+    subtree = etree.Element(f"{{{ns.NETCONF_BASE}}}filter", nsmap={None: ns.NETCONF_BASE})
+    subtree.set("type", "subtree")
+    data = etree.SubElement(subtree, f"{{{ns.PKI_OPER}}}crypto-pki-oper-data", nsmap={None: ns.PKI_OPER})
+    for name in trustpoints:
+        bundle = etree.SubElement(data, f"{{{ns.PKI_OPER}}}crypto-pki-bundle")
+        etree.SubElement(bundle, f"{{{ns.PKI_OPER}}}label").text = name
+    return subtree

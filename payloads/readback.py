@@ -98,7 +98,7 @@ def _timing(case: etree._Element) -> dict[str, str]:
     return _leaves(case, maxrun="maxrun", ratelimit="ratelimit")
 
 
-def _action(entry: etree._Element) -> dict[str, Any]:  # noqa: PLR0911 - one branch per YANG case
+def _action(entry: etree._Element) -> dict[str, Any]:
     label = _text(entry, ns.EEM, "name")
     cli = _first(entry, ns.EEM, "cli-choice", "cli")
     if cli is not None:
@@ -196,3 +196,34 @@ def _reason(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return "; ".join(detail["msg"] for detail in error.errors(include_input=False, include_url=False))
     return str(error)
+
+
+@dataclass(frozen=True)
+class InstalledCertificate:
+    """One certificate that pki-oper lists under a trustpoint."""
+
+    serial: int | None
+    md5: str | None
+
+
+def read_pki_oper(data: etree._Element) -> dict[str, list[InstalledCertificate]]:
+    """Read ``crypto-pki-oper-data`` from a ``<get>`` reply: trustpoint -> installed certificates.
+
+    Serials are compared as numbers and fingerprints without separators, because the exact
+    text forms of a device's reply are not documented in the model.
+    """
+    installed: dict[str, list[InstalledCertificate]] = {}
+    for bundle in data.iter(_q(ns.PKI_OPER, "crypto-pki-bundle")):
+        label = bundle.findtext(_q(ns.PKI_OPER, "label"))
+        if label is None:
+            continue
+        certificates = installed.setdefault(label, [])
+        for cert in bundle.findall(_q(ns.PKI_OPER, "cert")):
+            serial_text = (cert.findtext(_q(ns.PKI_OPER, "serial-number")) or "").replace(":", "").replace(" ", "")
+            md5_text = (cert.findtext(_q(ns.PKI_OPER, "md5-fp")) or "").replace(":", "").replace(" ", "").upper()
+            try:
+                serial = int(serial_text, 16) if serial_text else None
+            except ValueError:
+                serial = None
+            certificates.append(InstalledCertificate(serial, md5_text or None))
+    return installed

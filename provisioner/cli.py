@@ -205,10 +205,12 @@ def schema() -> None:
     click.echo(json.dumps(Intent.model_json_schema(by_alias=True), indent=2))
 
 
-def _register_lab() -> None:
+def _register_subcommands() -> None:
+    from provisioner.certs.command import certs
     from provisioner.lab.command import lab
 
     main.add_command(lab)
+    main.add_command(certs)
 
 
-_register_lab()
+_register_subcommands()

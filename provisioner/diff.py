@@ -9,8 +9,8 @@ from typing import Literal
 
 from models.applet import Applet
 from models.eem import CLI_DIGEST_VARIABLE, MASK, MailServer
-from models.pki import Trustpoint
 from models.intent import Intent
+from models.pki import Trustpoint
 from payloads import cli
 from payloads.native_xml import owned_objects
 from payloads.objects import ObjectKey
@@ -118,12 +118,11 @@ def compare(intent: Intent, device: DeviceConfig, profile: ReleaseProfile = DEFA
     cli_lines = cli.unmodelled_lines(intent, profile)
     digest = cli.cli_digest(cli_lines)
     device_digest = device.environment.get(CLI_DIGEST_VARIABLE)
-    applets_with_cli = {line.split()[3] for line in cli_lines if line.startswith("event manager applet ")}
-    # Rewriting an applet through NETCONF replaces the whole entry, which drops the lines that
-    # config-ios-cli-rpc added to it, so those must be sent again.
-    rewritten = any(
-        change.key.kind == "applet" and change.key.name in applets_with_cli for change in changes if change.kind != "unchanged"
-    )
+    with_cli = {ObjectKey("applet", line.split()[3]) for line in cli_lines if line.startswith("event manager applet ")}
+    with_cli |= {ObjectKey("trustpoint", tp.name) for tp in intent.trustpoints if tp.ca_der is not None}
+    # Rewriting an applet or trustpoint through NETCONF replaces the whole entry, which drops the
+    # lines (mail actions, certificates) that config-ios-cli-rpc added to it, so they go again.
+    rewritten = any(change.key in with_cli for change in changes if change.kind != "unchanged")
     cli_needed = bool(cli_lines) and (device_digest != digest or rewritten)
     return Plan(changes, cli_lines, digest, device_digest, cli_needed, dict(device.unreadable))
 

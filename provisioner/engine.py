@@ -16,6 +16,7 @@ The apply flow, for devices that advertise ``:candidate`` (IOS XE advertises it,
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cryptography import x509
 from lxml import etree
 
 from models.eem import CLI_DIGEST_VARIABLE
@@ -30,13 +32,19 @@ from models.intent import Intent
 from models.inventory import Host
 from payloads import cli
 from payloads import namespaces as ns
-from payloads.filters import owned_filter
+from payloads.filters import owned_filter, pki_oper_filter
 from payloads.native_xml import NativeBuilder, owned_objects, render_edit
 from payloads.objects import ObjectKey
-from payloads.readback import read_config
+from payloads.readback import read_config, read_pki_oper
 from provisioner import logsafe
 from provisioner.diff import Plan, compare
-from provisioner.errors import DeviceError, DeviceRefusedError, ProvisionerError, RpcErrorInfo, VerificationError
+from provisioner.errors import (
+    DeviceError,
+    DeviceRefusedError,
+    ProvisionerError,
+    RpcErrorInfo,
+    VerificationError,
+)
 from provisioner.transport.netconf import CANDIDATE, NetconfSession
 
 logger = logging.getLogger(__name__)
@@ -173,16 +181,22 @@ def _apply_locked(session: NetconfSession, intent: Intent, keys: list[ObjectKey]
         _wait_for_sync(session, sync_timeout)
 
     differences = _differences(session, intent, keys, plan)
+    certificates = _certificate_checks(session, intent)
+    differences.extend(problem for problem in certificates.values() if problem.startswith("/"))
     if differences:
         restored = _restore_and_verify(session, snapshot, keys)
         raise VerificationError(session.name, differences, restored)
 
-    result.objects = _reports(plan)
+    result.objects = _reports(plan, certificates)
     logger.info("%s: applied and verified", session.name)
 
 
-def _reports(plan: Plan) -> list[ObjectReport]:
-    """Say per object what was done and how it was verified."""
+def _reports(plan: Plan, certificates: dict[str, str] | None = None) -> list[ObjectReport]:
+    """Say per object what was done and how it was verified.
+
+    Args:
+        certificates: trustpoint name -> how its CA certificate was verified.
+    """
     outcomes = {"add": "added", "change": "changed", "unchanged": "unchanged"}
     reports = [ObjectReport(str(change.key), outcomes[change.kind], "get-config") for change in plan.changes]  # type: ignore[arg-type]
     how = "cli-rpc digest (get-config cannot show these lines; the digest proves the RPC ran to its end)"
@@ -191,9 +205,43 @@ def _reports(plan: Plan) -> list[ObjectReport]:
     for line in plan.cli_lines:
         if line.startswith("event manager applet "):
             applet = line
-        elif line.strip() != "exit":
+        elif line.startswith("crypto pki certificate chain "):
+            name = line.split()[-1]
+            verified = (certificates or {}).get(name, how)
+            reports.append(ObjectReport(f"{line} (CA certificate)", outcome, verified))  # type: ignore[arg-type]
+            applet = ""
+        elif applet and line.strip() != "exit":
             reports.append(ObjectReport(f"{applet} /{line}", outcome, how))  # type: ignore[arg-type]
     return reports
+
+
+def _certificate_checks(session: NetconfSession, intent: Intent) -> dict[str, str]:
+    """Check each pushed CA certificate in pki-oper; return trustpoint -> verdict.
+
+    A verdict that starts with '/' names a node that differs; anything else says how the
+    certificate was verified, or why it could not be.
+    """
+    wanted = {trustpoint.name: trustpoint.ca_der for trustpoint in intent.trustpoints if trustpoint.ca_der}
+    if not wanted:
+        return {}
+    try:
+        installed = read_pki_oper(session.get(pki_oper_filter(wanted)))
+    except DeviceRefusedError as error:
+        # Some platforms lack Cisco-IOS-XE-crypto-pki-oper (cat9200 from 17.15).
+        return {name: f"not verified: pki-oper could not be read ({error})" for name in wanted}
+    verdicts = {}
+    for name, der in wanted.items():
+        certificate = x509.load_der_x509_certificate(der)
+        md5 = hashlib.md5(der, usedforsecurity=False).hexdigest().upper()
+        found = installed.get(name, [])
+        if any(entry.serial == certificate.serial_number and entry.md5 in (None, md5) for entry in found):
+            verdicts[name] = "pki-oper (serial number and MD5 fingerprint)"
+        else:
+            verdicts[name] = (
+                f"/crypto-pki-oper-data/crypto-pki-bundle[label='{name}'] does not list the CA certificate with "
+                f"serial {certificate.serial_number:X}"
+            )
+    return verdicts
 
 
 def _commit(session: NetconfSession, config: etree._Element) -> None:

@@ -58,10 +58,10 @@ def install() -> None:
     """
     # ncclient creates its loggers when its modules are imported, and imports the SSH transport
     # only on the first connect, so import every module that logs message content first.
-    import ncclient.manager  # noqa: F401
-    import ncclient.operations.rpc  # noqa: F401
-    import ncclient.transport.parser  # noqa: F401
-    import ncclient.transport.session  # noqa: F401
+    import ncclient.manager
+    import ncclient.operations.rpc
+    import ncclient.transport.parser
+    import ncclient.transport.session
     import ncclient.transport.ssh  # noqa: F401
 
     names = [name for name in list(logging.Logger.manager.loggerDict) if name.startswith(_WATCHED_PREFIXES)]

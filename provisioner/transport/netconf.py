@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -117,7 +116,7 @@ class NetconfSession:
             ) from None
         except AuthenticationError:
             raise DeviceUnreachableError(self.name, f"SSH authentication failed for {where}; check the username and password") from None
-        except (SSHError, TransportError, socket.error, paramiko.SSHException) as error:
+        except (OSError, SSHError, TransportError, paramiko.SSHException) as error:
             raise DeviceUnreachableError(self.name, f"cannot open a NETCONF session to {where}: {error}") from None
         self._manager.raise_mode = RaiseMode.NONE
         self._manager.timeout = self.timeout
@@ -172,7 +171,7 @@ class NetconfSession:
             reply = getattr(self._manager, method)(*args, **kwargs)
         except TimeoutExpiredError:
             raise DeviceUnreachableError(self.name, f"{operation} timed out after {self.timeout:g} s") from None
-        except (SessionCloseError, TransportError, socket.error) as error:
+        except (OSError, SessionCloseError, TransportError) as error:
             raise DeviceUnreachableError(self.name, f"{operation}: the session dropped: {error}") from None
         logger.debug("%s: %s ok", self.name, operation)
         return self._check(operation, reply)
@@ -180,6 +179,12 @@ class NetconfSession:
     def get_config(self, source: Datastore, subtree_filter: etree._Element) -> etree._Element:
         """Return the ``<data>`` element of get-config."""
         reply = self._call(f"get-config {source}", "get_config", source=source, filter=subtree_filter)
+        data = reply.find(f"{{{ns.NETCONF_BASE}}}data")
+        return data if data is not None else etree.Element(f"{{{ns.NETCONF_BASE}}}data")
+
+    def get(self, subtree_filter: etree._Element) -> etree._Element:
+        """Return the ``<data>`` element of ``<get>`` (configuration and state)."""
+        reply = self._call("get", "get", filter=subtree_filter)
         data = reply.find(f"{{{ns.NETCONF_BASE}}}data")
         return data if data is not None else etree.Element(f"{{{ns.NETCONF_BASE}}}data")
 

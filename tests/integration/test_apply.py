@@ -17,7 +17,6 @@ from payloads import namespaces as ns
 from provisioner.engine import apply_device, plan_device
 from provisioner.errors import HostKeyError, VerificationError
 from provisioner.lab import LabDevice
-
 from tests.conftest import EXAMPLE, REPO, SMTP_PASSWORD
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from provisioner.cli import main
 from provisioner.lab import LabDevice
-
 from tests.conftest import REPO, SMTP_PASSWORD
 
 pytestmark = pytest.mark.integration

@@ -6,13 +6,12 @@ import copy
 import json
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from models.errors import IntentError
 from models.intent import Intent, parse_intent
-
 from tests.conftest import EXAMPLE
 
 ENVIRON = {"SMTP_PASSWORD": "fuzzpassword"}
@@ -65,6 +64,7 @@ def test_random_documents_load_or_fail_cleanly(document: dict[str, Any]) -> None
 
 
 @settings(max_examples=400, deadline=None)
+@example(("environment", "_email_server", "password_env"), "\U00010000", "replace", "")
 @given(st.sampled_from(EXAMPLE_PATHS), values, st.sampled_from(["replace", "delete", "rename"]), st.text(max_size=10))
 def test_mutated_example_loads_or_fails_cleanly(path: tuple[object, ...], value: object, how: str, new_key: str) -> None:
     data = copy.deepcopy(EXAMPLE_DATA)

@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from models.eem import MailServer
 from models.errors import IntentError
 from models.intent import load_intent, parse_intent
-
 from tests.conftest import SMTP_PASSWORD
 
 MINIMAL = """\
