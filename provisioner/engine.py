@@ -45,6 +45,8 @@ from provisioner.errors import (
     RpcErrorInfo,
     VerificationError,
 )
+from payloads.releases import ReleaseProfile
+from provisioner.releases import release_profile
 from provisioner.transport.netconf import CANDIDATE, NetconfSession
 
 logger = logging.getLogger(__name__)
@@ -98,8 +100,9 @@ def plan_device(intent: Intent, host: Host, *, session_factory: SessionFactory =
     """
     logsafe.register_secrets(intent.secrets())
     with session_factory(host) as session:
+        profile = release_profile(session)
         data = session.get_config("running", owned_filter(owned_objects(intent)))
-    return compare(intent, read_config(data))
+    return compare(intent, read_config(data), profile)
 
 
 @contextmanager
@@ -157,8 +160,9 @@ def apply_device(
 
 
 def _apply_locked(session: NetconfSession, intent: Intent, keys: list[ObjectKey], result: ApplyResult, sync_timeout: float) -> None:
+    profile = release_profile(session)
     snapshot = session.get_config("running", owned_filter(keys))
-    plan = compare(intent, read_config(snapshot))
+    plan = compare(intent, read_config(snapshot), profile)
     result.plan = plan
     if plan.in_sync:
         result.objects = _reports(plan)
@@ -169,7 +173,7 @@ def _apply_locked(session: NetconfSession, intent: Intent, keys: list[ObjectKey]
     edits = [(change.key, values[change.key], "replace") for change in plan.modelled_changes]
     if edits:
         result.changed = True
-        _commit(session, render_edit(edits, reveal=True))
+        _commit(session, render_edit(edits, profile, reveal=True))
 
     if plan.cli_needed:
         result.changed = True
@@ -180,7 +184,7 @@ def _apply_locked(session: NetconfSession, intent: Intent, keys: list[ObjectKey]
             raise
         _wait_for_sync(session, sync_timeout)
 
-    differences = _differences(session, intent, keys, plan)
+    differences = _differences(session, intent, keys, plan, profile)
     certificates = _certificate_checks(session, intent)
     differences.extend(problem for problem in certificates.values() if problem.startswith("/"))
     if differences:
@@ -287,9 +291,11 @@ def _wait_for_sync(session: NetconfSession, timeout: float) -> None:
         delay = min(delay * 2, 2.0)
 
 
-def _differences(session: NetconfSession, intent: Intent, keys: list[ObjectKey], plan: Plan) -> list[str]:
+def _differences(
+    session: NetconfSession, intent: Intent, keys: list[ObjectKey], plan: Plan, profile: ReleaseProfile
+) -> list[str]:
     data = session.get_config("running", owned_filter(keys))
-    after = compare(intent, read_config(data))
+    after = compare(intent, read_config(data), profile)
     differences = []
     for change in after.modelled_changes:
         actual = "absent" if not change.actual else "; ".join(line.strip() for line in change.actual[1:] or change.actual)
