@@ -71,8 +71,10 @@ def event_line(event: Event) -> str:
     else:
         assert event.cli is not None
         words = [f"event cli pattern {_quoted(event.cli.pattern)} sync {event.cli.sync}"]
-        if event.cli.skip is not None:
-            words.append(f"skip {event.cli.skip}")
+        if event.cli.sync == "no":
+            # The command reference syntax is `sync {yes | no skip {yes | no}}`: skip is required
+            # after `sync no`, and `skip no` is what an unset skip means.
+            words.append(f"skip {event.cli.skip or 'no'}")
     return " ".join(words)
 
 
@@ -182,6 +184,8 @@ def is_modelled(action: Action, profile: ReleaseProfile) -> bool:
     """Whether ``action`` can be sent in YANG to a device of ``profile``'s release."""
     if action.string_trim is not None and action.string_trim.characters is not None:
         return False  # The YANG string/trim leaf holds only the input string.
+    if action.puts is not None and action.puts.nonewline:
+        return False  # The YANG puts leaf has no nonewline flag.
     return profile.models_action(action.kind)
 
 

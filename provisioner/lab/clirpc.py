@@ -6,13 +6,30 @@ IOS XE 17.9+: a failing line stops processing and the lines before it stay appli
 Supported commands (anything else is invalid input):
 
     event manager environment NAME VALUE / no event manager environment NAME
-    event manager applet NAME / no event manager applet NAME
+    event manager applet NAME [class C] [authorization bypass] [trap] / no event manager applet NAME
      description TEXT
-     event none [maxrun N]
-     action LABEL syslog [priority P] [facility F] msg "TEXT"
-     action LABEL cli command "TEXT"
+     event none [sync yes|no] [default N] [maxrun N] [ratelimit N]
+     event syslog [occurs N] pattern "P" [period N] [maxrun N] [ratelimit N]
+     event track N [state up|down|any] [maxrun N] [ratelimit N]
+     event timer cron [name "N"] cron-entry "M H D M W" [maxrun N] [ratelimit N]
+     event timer watchdog|countdown|absolute [name "N"] time N [maxrun N] [ratelimit N]
+     event ipsla group-name "G" reaction-type T [maxrun N] [ratelimit N]
+     event routing network PREFIX [type add|all|modify|remove] [maxrun N] [ratelimit N]
+     event cli pattern "P" sync yes | sync no skip yes|no
+     action LABEL cli command "C"
+     action LABEL syslog [priority P] msg "M" [facility "F"]
+     action LABEL regexp "PATTERN" "INPUT" [MATCH [SUB1 [SUB2 [SUB3]]]]
+     action LABEL if "A" OP "B" [goto LABEL]      (OP: eq ne gt ge lt le)
+     action LABEL elseif|while "A" OP "B"
+     action LABEL else|end|break|continue|exit|reload
+     action LABEL set|append VAR "VALUE" / increment|decrement VAR [N]
+     action LABEL foreach VAR "ITERATOR" ["DELIMITER"]
+     action LABEL wait N / puts [nonewline] "TEXT" / gets VAR
+     action LABEL string trim "INPUT" ["CHARACTERS"]
+     action LABEL context save key KEY variable "PATTERN" / context retrieve key KEY [variable "P"]
+     action LABEL snmp-trap [intdata1 N] [intdata2 N] [strdata "S"]
      action LABEL mail server "S" to "T" from "F" [cc "C"] subject "S" body "B"
-         [source-interface IF | source-address IP] [port N] [secure tls]   (not modelled)
+         [source-interface IF | source-address IP] [port N] [secure tls|none]
      no action LABEL
     crypto pki trustpoint NAME / no crypto pki trustpoint NAME
      enrollment terminal [pem]
@@ -22,11 +39,22 @@ Supported commands (anything else is invalid input):
      certificate ca SERIAL, then hex lines and quit   (body not modelled)
      no certificate SERIAL
     exit, end, and lines starting with "!"
+
+An applet event or action goes to running when the device's release models it in YANG, that
+is when its schema has every node the line fills. Otherwise the line goes to the unmodelled
+store, which get-config never shows. On 17.12 that is the mail action, ``event cli``, set,
+append, increment, decrement, elseif, else, while, break, continue, foreach, puts, gets,
+context and ``string trim`` with a characters argument.
+
+NOTE: events and actions are built in the 17.12 shape only, so on a 17.15 or 17.18 lab the
+verbs that moved under ``action-config`` stay unmodelled.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -35,6 +63,7 @@ from payloads import namespaces as ns
 from provisioner.lab import datastore
 from provisioner.lab.datastore import add_child, make_element
 from provisioner.lab.device import DeviceState
+from provisioner.lab.schema import SchemaNode
 
 INVALID_INPUT = "% Invalid input detected at '^' marker."
 INCOMPLETE = "% Incomplete command."
@@ -50,10 +79,11 @@ _SYSLOG_PRIORITIES = ("emergencies", "alerts", "critical", "errors", "warnings",
 
 @dataclass
 class Token:
-    """One word of a CLI line; quoted strings lose their quotes."""
+    """One word of a CLI line; quoted strings lose their quotes and set ``quoted``."""
 
     text: str
     column: int
+    quoted: bool = False
 
 
 class CliError(Exception):
@@ -81,11 +111,17 @@ class CliResult:
         return self.lineno is None
 
 
-def tokenize(line: str) -> list[Token]:
+def tokenize(line: str, *, strict: bool = False) -> list[Token]:
     """Split a CLI line into words; ``"..."`` is one word without its quotes.
 
+    Args:
+        line: The CLI line.
+        strict: Also reject a quote inside a bare word and text glued to a closing quote.
+            Applet lines use this; global lines keep such quotes, because an environment
+            value is stored as typed.
+
     Raises:
-        CliError: A quote is not closed.
+        CliError: A quote is not closed, or (strict) a word is quoted only in part.
     """
     tokens: list[Token] = []
     index = 0
@@ -97,11 +133,17 @@ def tokenize(line: str) -> list[Token]:
             end = line.find('"', index + 1)
             if end < 0:
                 raise CliError(index)
-            tokens.append(Token(line[index + 1:end], index))
+            if strict and end + 1 < len(line) and not line[end + 1].isspace():
+                # NOTE: guessed; EEM has no escape for a quote, so this treats text glued to
+                # a closing quote as a typo rather than as one word.
+                raise CliError(end + 1)
+            tokens.append(Token(line[index + 1:end], index, quoted=True))
             index = end + 1
             continue
         end = index
         while end < len(line) and not line[end].isspace():
+            if strict and line[end] == '"':
+                raise CliError(end)
             end += 1
         tokens.append(Token(line[index:end], index))
         index = end
@@ -143,6 +185,348 @@ def _entry(parent: etree._Element, tag: str, key_tag: str, key: str,
     element = add_child(parent, tag)
     add_child(element, key_tag).text = key
     return element
+
+
+# Applet grammar. Each event and action kind is a Form, which lists its words, plus the YANG
+# containers and leaves it fills when a model has the kind. The device's schema then decides
+# whether its release models the line, and a line is modelled only if every argument has a leaf.
+
+Check = Callable[[Token], str]
+
+
+def _text(token: Token) -> str:
+    return token.text
+
+
+def _word(token: Token) -> str:
+    """Return a bare word: a variable name, a context key or an action label."""
+    # NOTE: guessed; IOS XE may accept a quoted variable name, this lab does not.
+    if token.quoted or not token.text:
+        raise CliError(token.column)
+    return token.text
+
+
+def _integer(low: int, high: int) -> Check:
+    def check(token: Token) -> str:
+        if token.quoted or not re.fullmatch(r"-?[0-9]+", token.text):
+            raise CliError(token.column)
+        if not low <= int(token.text) <= high:
+            raise CliError(token.column)
+        return token.text
+    return check
+
+
+def _choice(*values: str) -> Check:
+    def check(token: Token) -> str:
+        if token.quoted or token.text not in values:
+            raise CliError(token.column)
+        return token.text
+    return check
+
+
+def _matching(pattern: str) -> Check:
+    def check(token: Token) -> str:
+        if token.quoted or not re.fullmatch(pattern, token.text):
+            raise CliError(token.column)
+        return token.text
+    return check
+
+
+def _priority(token: Token) -> str:
+    if token.text in _SYSLOG_PRIORITIES or (token.text.isdigit() and int(token.text) <= 7):
+        return token.text
+    raise CliError(token.column)
+
+
+def _prefix(token: Token) -> str:
+    # Cisco-IOS-XE-eem types the network as an IPv4 or IPv6 prefix, so the length is needed.
+    try:
+        ipaddress.ip_network(token.text, strict=False)
+    except ValueError:
+        raise CliError(token.column) from None
+    if "/" not in token.text:
+        raise CliError(token.column)
+    return token.text
+
+
+def _cron_entry(token: Token) -> str:
+    # NOTE: guessed; IOS XE checks the five cron fields further (ranges, names of days).
+    if len(token.text.split()) != 5:
+        raise CliError(token.column)
+    return token.text
+
+
+_UINT32 = _integer(0, 2**32 - 1)
+# NOTE: guessed; the command reference calls these a long integer, taken as 32-bit signed.
+_INT32 = _integer(-(2**31), 2**31 - 1)
+_OPERATOR = _choice("eq", "ne", "gt", "ge", "lt", "le")
+_YES_NO = _choice("yes", "no")
+_IPSLA_REACTIONS = (
+    "connectionLoss", "icpif", "jitterAvg", "jitterDSAvg", "jitterSDAvg", "maxOfNegativeDS",
+    "maxOfNegativeSD", "maxOfPositiveDS", "maxOfPositiveSD", "mos", "packetLateArrival",
+    "packetLossDS", "packetLossSD", "packetMIA", "packetOutOfSequence", "rtt", "timeout",
+    "verifyError",
+)
+
+
+@dataclass(frozen=True)
+class Arg:
+    """A positional argument; optional ones may only end the list."""
+
+    name: str
+    check: Check
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Opt:
+    """A ``KEYWORD VALUE`` option, or a bare ``KEYWORD`` flag when ``check`` is None."""
+
+    keyword: str
+    check: Check | None = None
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Form:
+    """The words after a kind: flags that may lead, positional arguments, then options in
+    any order, each at most once."""
+
+    lead: tuple[Opt, ...] = ()
+    args: tuple[Arg, ...] = ()
+    options: tuple[Opt, ...] = ()
+
+
+@dataclass
+class Parsed:
+    """Values of a parsed form by argument name or option keyword (flags hold ``""``), and
+    the column where each starts."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    columns: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """An event or action kind.
+
+    Attributes:
+        form: Its grammar.
+        path: The containers it fills under ``event`` or ``action[name]`` in the IOS XE 17.12
+            shape; None when no YANG model of that shape has the kind.
+        leaves: ``(argument or option, YANG leaf)`` pairs, in the order the model lists them.
+        check: Extra rule across arguments.
+    """
+
+    form: Form
+    path: tuple[str, ...] | None = None
+    leaves: tuple[tuple[str, str], ...] = ()
+    check: Callable[[Parsed, str], None] | None = None
+
+
+def _same(*names: str) -> tuple[tuple[str, str], ...]:
+    return tuple((name, name) for name in names)
+
+
+def _option_for(options: tuple[Opt, ...], token: Token, parsed: Parsed) -> Opt | None:
+    if token.quoted:
+        return None
+    for option in options:
+        if option.keyword == token.text and option.keyword not in parsed.values:
+            return option
+    return None
+
+
+def _parse_options(options: tuple[Opt, ...], tokens: list[Token], position: int, line: str,
+                   parsed: Parsed, *, lead: bool) -> int:
+    while position < len(tokens):
+        token = tokens[position]
+        option = _option_for(options, token, parsed)
+        if option is None:
+            if lead:
+                return position
+            raise CliError(token.column)
+        parsed.columns[option.keyword] = token.column
+        if option.check is None:
+            parsed.values[option.keyword] = ""
+            position += 1
+            continue
+        if position + 1 >= len(tokens):
+            raise CliError(len(line), INCOMPLETE)
+        parsed.values[option.keyword] = option.check(tokens[position + 1])
+        position += 2
+    return position
+
+
+def parse_form(form: Form, tokens: list[Token], position: int, line: str) -> Parsed:
+    """Parse ``tokens[position:]`` against ``form``.
+
+    Raises:
+        CliError: A word is wrong (invalid input) or missing (incomplete command).
+    """
+    parsed = Parsed()
+    position = _parse_options(form.lead, tokens, position, line, parsed, lead=True)
+    for arg in form.args:
+        at_end = position >= len(tokens)
+        if arg.optional and (at_end or _option_for(form.options, tokens[position], parsed)):
+            break
+        if at_end:
+            raise CliError(len(line), INCOMPLETE)
+        parsed.values[arg.name] = arg.check(tokens[position])
+        parsed.columns[arg.name] = tokens[position].column
+        position += 1
+    _parse_options(form.options, tokens, position, line, parsed, lead=False)
+    for option in (*form.lead, *form.options):
+        if option.required and option.keyword not in parsed.values:
+            raise CliError(len(line), INCOMPLETE)
+    return parsed
+
+
+def lookup(table: dict[tuple[str, ...], Kind], tokens: list[Token], position: int,
+           line: str) -> tuple[Kind, int]:
+    """Find the kind named at ``tokens[position]`` (one or two words); return it and the
+    position after its name.
+
+    Raises:
+        CliError: No kind has that name.
+    """
+    first = _expect(tokens, position, line)
+    if tokens[position].quoted:
+        raise CliError(tokens[position].column)
+    if (first,) in table:
+        return table[(first,)], position + 1
+    second_words = [key[1] for key in table if len(key) == 2 and key[0] == first]
+    if not second_words:
+        raise CliError(tokens[position].column)
+    second = _expect(tokens, position + 1, line, *second_words)
+    return table[(first, second)], position + 2
+
+
+def _cli_event_sync(parsed: Parsed, line: str) -> None:
+    # NOTE: follows the command reference, `sync {yes | no skip {yes | no}}`: skip goes with
+    # sync no only, and sync no needs it. Cisco-IOS-XE-eem (17.15) makes skip optional.
+    if parsed.values["sync"] == "yes" and "skip" in parsed.values:
+        raise CliError(parsed.columns["skip"])
+    if parsed.values["sync"] == "no" and "skip" not in parsed.values:
+        raise CliError(len(line), INCOMPLETE)
+
+
+_TIMING = (Opt("maxrun", _UINT32), Opt("ratelimit", _UINT32))
+_TIMING_LEAVES = _same("maxrun", "ratelimit")
+
+
+def _timer(kind: str) -> Kind:
+    value = Opt("cron-entry", _cron_entry, True) if kind == "cron" else Opt("time", _integer(1, 2**32 - 1), True)
+    return Kind(Form(options=(Opt("name", _text), value, *_TIMING)), ("timer-choice", kind),
+                _same(value.keyword, "name") + _TIMING_LEAVES)
+
+
+# `event KIND ...` lines of applet mode.
+EVENTS: dict[tuple[str, ...], Kind] = {
+    ("none",): Kind(Form(options=(Opt("sync", _YES_NO), Opt("default", _UINT32), *_TIMING)),
+                    ("none-choice",), _same("default", "maxrun", "ratelimit", "sync")),
+    ("syslog",): Kind(
+        Form(options=(Opt("occurs", _integer(1, 32)), Opt("pattern", _text, True),
+                      Opt("period", _UINT32), *_TIMING)),
+        ("syslog-choice",), _same("pattern", "occurs", "period") + _TIMING_LEAVES),
+    ("track",): Kind(
+        Form(args=(Arg("object", _integer(1, 1000)),),
+             options=(Opt("state", _choice("up", "down", "any")), *_TIMING)),
+        ("track-choice",), (("object", "track-object-number"), ("state", "state")) + _TIMING_LEAVES),
+    **{("timer", kind): _timer(kind) for kind in ("cron", "watchdog", "countdown", "absolute")},
+    ("ipsla",): Kind(
+        Form(options=(Opt("group-name", _text, True),
+                      Opt("reaction-type", _choice(*_IPSLA_REACTIONS), True), *_TIMING)),
+        ("ipsla",), _same("group-name", "reaction-type") + _TIMING_LEAVES),
+    ("routing",): Kind(
+        Form(options=(Opt("network", _prefix, True),
+                      Opt("type", _choice("add", "all", "modify", "remove")), *_TIMING)),
+        ("routing",), _same("network", "type") + _TIMING_LEAVES),
+    # Shape of Cisco-IOS-XE-eem 17.15; a 17.12 schema lacks it, so there it stays unmodelled.
+    ("cli",): Kind(
+        Form(options=(Opt("pattern", _text, True), Opt("sync", _YES_NO, True), Opt("skip", _YES_NO))),
+        ("cli",), _same("pattern", "sync", "skip"), _cli_event_sync),
+}
+
+_CONDITION = (Arg("left", _text), Arg("op", _OPERATOR), Arg("right", _text))
+_NAME_VALUE = Form(args=(Arg("name", _word), Arg("value", _text)))
+_COUNTER = Form(args=(Arg("name", _word), Arg("by", _INT32, optional=True)))
+_NO_ARGUMENTS = Form()
+
+# `action LABEL KIND ...` lines of applet mode, except mail (see _parse_mail).
+ACTIONS: dict[tuple[str, ...], Kind] = {
+    ("cli",): Kind(Form(options=(Opt("command", _text, True),)), ("cli-choice",), _same("command")),
+    ("syslog",): Kind(
+        Form(options=(Opt("priority", _priority), Opt("msg", _text, True), Opt("facility", _text))),
+        ("syslog-option",), _same("msg", "priority", "facility")),
+    ("regexp",): Kind(
+        Form(args=(Arg("pattern", _text), Arg("input", _text), Arg("match", _word, True),
+                   *(Arg(f"submatch{n}", _word, True) for n in (1, 2, 3)))),
+        ("regexp-option",),
+        (("pattern", "string-pattern"), ("input", "string-input"), ("match", "string-match"),
+         *((f"submatch{n}", f"string-submatch{n}") for n in (1, 2, 3)))),
+    ("if",): Kind(Form(args=_CONDITION, options=(Opt("goto", _word),)), ("if",),
+                  (("left", "string-op-1"), ("op", "keyword"), ("right", "string-op-2"),
+                   ("goto", "goto"))),
+    ("elseif",): Kind(Form(args=_CONDITION)),
+    ("while",): Kind(Form(args=_CONDITION)),
+    ("else",): Kind(_NO_ARGUMENTS),
+    ("break",): Kind(_NO_ARGUMENTS),
+    ("continue",): Kind(_NO_ARGUMENTS),
+    ("end",): Kind(_NO_ARGUMENTS, ("end",)),
+    ("exit",): Kind(_NO_ARGUMENTS, ("exit",)),
+    ("reload",): Kind(_NO_ARGUMENTS, ("reload",)),
+    ("set",): Kind(_NAME_VALUE),
+    ("append",): Kind(_NAME_VALUE),
+    ("increment",): Kind(_COUNTER),
+    ("decrement",): Kind(_COUNTER),
+    ("foreach",): Kind(Form(args=(Arg("name", _word), Arg("iterator", _text),
+                                  Arg("delimiter", _text, True)))),
+    ("wait",): Kind(Form(args=(Arg("seconds", _integer(1, 31536000)),)), (), (("seconds", "wait"),)),
+    ("puts",): Kind(Form(lead=(Opt("nonewline"),), args=(Arg("text", _text),))),
+    ("gets",): Kind(Form(args=(Arg("name", _word),))),
+    # The YANG string/trim leaf contains the input only, so a characters argument is unmodelled.
+    ("string", "trim"): Kind(Form(args=(Arg("input", _text), Arg("characters", _text, True))),
+                             ("string",), (("input", "trim"),)),
+    # NOTE: guessed; `context save` is taken to need both key and variable.
+    ("context", "save"): Kind(Form(options=(Opt("key", _word, True), Opt("variable", _text, True)))),
+    ("context", "retrieve"): Kind(Form(options=(Opt("key", _word, True), Opt("variable", _text)))),
+    ("snmp-trap",): Kind(
+        Form(options=(Opt("intdata1", _INT32), Opt("intdata2", _INT32), Opt("strdata", _text))),
+        ("snmp-trap",), _same("intdata1", "intdata2", "strdata")),
+}
+
+# Options of the `event manager applet NAME` line; they are modelled leaves of the applet.
+# NOTE: guessed; the options are taken in any order, each once.
+APPLET_HEADER = Form(options=(Opt("authorization", _choice("bypass")),
+                              Opt("class", _matching(r"[A-Z]|default")), Opt("trap")))
+
+
+def build_yang(kind: Kind, parsed: Parsed, parent: etree._Element) -> bool:
+    """Add the kind's YANG nodes to ``parent``; return False, adding nothing, when the kind has
+    no YANG shape or an argument has no leaf."""
+    mapped = dict(kind.leaves)
+    if kind.path is None or any(name not in mapped for name in parsed.values):
+        return False
+    node = parent
+    for tag in kind.path:
+        node = add_child(node, _EEM + tag)
+    for name, leaf_name in kind.leaves:
+        if name in parsed.values:
+            add_child(node, _EEM + leaf_name).text = parsed.values[name] or None
+    return True
+
+
+def fits(element: etree._Element, node: SchemaNode) -> bool:
+    """Return whether every descendant of ``element`` is in the schema below ``node``."""
+    for child in element:
+        qname = etree.QName(child)
+        sub = node.child(qname.namespace or "", qname.localname)
+        if sub is None or (sub.is_leaf and len(child)):
+            return False
+        if not sub.is_leaf and not fits(child, sub):
+            return False
+    return True
 
 
 @dataclass
@@ -214,7 +598,8 @@ class CliSession:
         stripped = line.strip()
         if not stripped or stripped.startswith("!"):
             return
-        tokens = tokenize(line)
+        indented = line[0].isspace()
+        tokens = tokenize(line, strict=indented and self.mode.name == "applet")
         words = _words(tokens)
         if words == ["end"]:
             self.mode = _Mode()
@@ -222,7 +607,6 @@ class CliSession:
         if words == ["exit"]:
             self.mode = _Mode()
             return
-        indented = line[0].isspace()
         if indented and self.mode.name != "global":
             handler = {
                 "applet": self._applet_line,
@@ -246,9 +630,12 @@ class CliSession:
             name = _expect(tokens, position + 3, line)
             if kind == "environment":
                 self._environment(tokens, position + 4, line, name, negate)
-            else:
+            elif negate:
                 _no_more(tokens, position + 4)
-                self._applet_command(name, negate)
+                self._applet_command(name, negate, Parsed())
+            else:
+                header = parse_form(APPLET_HEADER, tokens, position + 4, line)
+                self._applet_command(name, negate, header)
             return
 
         _expect(tokens, position + 1, line, "pki")
@@ -291,7 +678,7 @@ class CliSession:
         _child(entry, _EEM + "value").text = value  # type: ignore[union-attr]
         self._modelled()
 
-    def _applet_command(self, name: str, negate: bool) -> None:
+    def _applet_command(self, name: str, negate: bool, header: Parsed) -> None:
         if negate:
             manager = self._manager(create=False)
             applet = self._applet(name, create=False) if manager is not None else None
@@ -304,6 +691,17 @@ class CliSession:
         if self._applet(name, create=False) is None:
             self._applet(name)
             self._modelled()
+        applet = self._applet(name)
+        assert applet is not None
+        # NOTE: guessed. Options left off the line keep their value, because it is unknown
+        # whether IOS XE clears them when an existing applet is entered again.
+        for option, value in header.values.items():
+            leaf = applet.find(_EEM + option)
+            if leaf is None or (leaf.text or "") != value:
+                if leaf is None:
+                    leaf = add_child(applet, _EEM + option)
+                leaf.text = value or None
+                self._modelled()
         self.mode = _Mode("applet", name)
 
     def _trustpoint_command(self, name: str, negate: bool) -> None:
@@ -333,6 +731,15 @@ class CliSession:
 
     # Applet mode
 
+    def _applet_schema(self) -> SchemaNode:
+        node: SchemaNode | None = self.state.schema
+        for namespace, name in ((ns.NATIVE, "native"), (ns.NATIVE, "event"),
+                                (ns.EEM, "manager"), (ns.EEM, "applet")):
+            assert node is not None
+            node = node.child(namespace, name)
+        assert node is not None
+        return node
+
     def _applet_line(self, tokens: list[Token], line: str) -> None:
         applet = self._applet(self.mode.key)
         assert applet is not None
@@ -346,37 +753,36 @@ class CliSession:
             self._modelled()
             return
         if first == "event":
-            self._event_none(applet, tokens, line)
+            kind, position = lookup(EVENTS, tokens, 1, line)
+            parsed = parse_form(kind.form, tokens, position, line)
+            if kind.check is not None:
+                kind.check(parsed, line)
+            self._set_event(applet, kind, parsed, line)
             return
         if first == "no":
             _expect(tokens, 1, line, "action")
-            label = _expect(tokens, 2, line)
+            label = _word(tokens[2]) if len(tokens) > 2 else _expect(tokens, 2, line)
             _no_more(tokens, 3)
             self._remove_action(applet, label)
             return
 
-        label = _expect(tokens, 1, line)
-        verb = _expect(tokens, 2, line, "mail", "syslog", "cli")
-        if verb == "mail":
+        label = _word(tokens[1]) if len(tokens) > 1 else _expect(tokens, 1, line)
+        if len(tokens) > 2 and tokens[2].text == "mail" and not tokens[2].quoted:
             _parse_mail(tokens, 3, line)
-            self._remove_modelled_action(applet, label)
-            self.state.unmodelled.set_action(self.mode.key, label, line.strip())
-            self.changed_unmodelled = True
+            self._store_unmodelled_action(applet, label, line)
             return
+        kind, position = lookup(ACTIONS, tokens, 2, line)
+        parsed = parse_form(kind.form, tokens, position, line)
+        if kind.check is not None:
+            kind.check(parsed, line)
 
         action = make_element(_EEM + "action")
         add_child(action, _EEM + "name").text = label
-        if verb == "syslog":
-            option = add_child(action, _EEM + "syslog-option")
-            for leaf, value in _parse_syslog(tokens, 3, line):
-                add_child(option, _EEM + leaf).text = value
-        else:
-            _expect(tokens, 3, line, "command")
-            command = _expect(tokens, 4, line)
-            _no_more(tokens, 5)
-            add_child(add_child(action, _EEM + "cli-choice"),
-                             _EEM + "command").text = command
-
+        action_schema = self._applet_schema().child(ns.EEM, "action")
+        if (action_schema is None or not build_yang(kind, parsed, action)
+                or not fits(action, action_schema)):
+            self._store_unmodelled_action(applet, label, line)
+            return
         existing = _entry(applet, _EEM + "action", _EEM + "name", label, create=False)
         if existing is not None:
             applet.replace(existing, action)
@@ -386,23 +792,35 @@ class CliSession:
             self.changed_unmodelled = True
         self._modelled()
 
-    def _event_none(self, applet: etree._Element, tokens: list[Token], line: str) -> None:
-        _expect(tokens, 1, line, "none")
-        maxrun = None
-        if len(tokens) > 2:
-            _expect(tokens, 2, line, "maxrun")
-            maxrun = _expect(tokens, 3, line)
-            if not maxrun.isdigit():
-                raise CliError(tokens[3].column)
-            _no_more(tokens, 4)
-        event = _child(applet, _EEM + "event")
-        assert event is not None
-        # event-option is a YANG choice: "event none" replaces any other event.
-        for child in list(event):
-            event.remove(child)
-        none = add_child(event, _EEM + "none-choice")
-        if maxrun is not None:
-            add_child(none, _EEM + "maxrun").text = maxrun
+    def _store_unmodelled_action(self, applet: etree._Element, label: str, line: str) -> None:
+        # A label has one action, so the line replaces a modelled action of that label.
+        self._remove_modelled_action(applet, label)
+        self.state.unmodelled.set_action(self.mode.key, label, line.strip())
+        self.changed_unmodelled = True
+
+    def _set_event(self, applet: etree._Element, kind: Kind, parsed: Parsed, line: str) -> None:
+        """Give the applet its one event: in running when the release models it, else in the
+        unmodelled store. Either way it replaces the previous event."""
+        event = make_element(_EEM + "event")
+        event_schema = self._applet_schema().child(ns.EEM, "event")
+        modelled = (event_schema is not None and build_yang(kind, parsed, event)
+                    and fits(event, event_schema))
+        old = applet.find(_EEM + "event")
+        if old is not None:
+            applet.remove(old)
+            self._modelled()
+        if not modelled:
+            self.state.unmodelled.set_event(self.mode.key, line.strip())
+            self.changed_unmodelled = True
+            return
+        # YANG lists the event before the actions.
+        first_action = applet.find(_EEM + "action")
+        if first_action is not None:
+            first_action.addprevious(event)
+        else:
+            applet.append(event)
+        if self.state.unmodelled.remove_event(self.mode.key):
+            self.changed_unmodelled = True
         self._modelled()
 
     def _remove_modelled_action(self, applet: etree._Element, label: str) -> None:
@@ -550,22 +968,6 @@ def _parse_mail(tokens: list[Token], position: int, line: str) -> None:
         _expect(tokens, position + 1, line, "tls", "none")
         position += 2
     _no_more(tokens, position)
-
-
-def _parse_syslog(tokens: list[Token], position: int, line: str) -> list[tuple[str, str]]:
-    leaves: list[tuple[str, str]] = []
-    while True:
-        keyword = _expect(tokens, position, line, "priority", "facility", "msg")
-        value = _expect(tokens, position + 1, line)
-        if keyword == "priority" and value not in _SYSLOG_PRIORITIES and not (
-            value.isdigit() and int(value) <= 7
-        ):
-            raise CliError(tokens[position + 1].column)
-        leaves.append((keyword, value))
-        position += 2
-        if keyword == "msg":
-            _no_more(tokens, position)
-            return leaves
 
 
 def _caret_block(line: str, error: CliError) -> str:

@@ -142,6 +142,30 @@ RELEASES: dict[str, Release] = {
         ),
         native_modules_in_hello=False,
     ),
+    "17.15": Release(
+        name="17.15",
+        modules=_modules(
+            native="2024-07-01",
+            eem="2024-07-01",
+            crypto="2024-07-01",
+            cli_rpc="2024-07-01",
+            cisco_ia="2024-07-01",
+            pki_oper="2022-11-01",
+        ),
+        native_modules_in_hello=False,
+    ),
+    "17.18": Release(
+        name="17.18",
+        modules=_modules(
+            native="2025-07-01",
+            eem="2024-11-01",
+            crypto="2025-07-01",
+            cli_rpc="2024-07-01",
+            cisco_ia="2024-07-01",
+            pki_oper="2022-11-01",
+        ),
+        native_modules_in_hello=False,
+    ),
 }
 
 

@@ -2,7 +2,7 @@
 
 The allowlist is data: a tree of ``SchemaNode`` built per release. An edit that names a node
 outside it gets the rpc-error an IOS XE device sends for an unknown node (unknown-element).
-Only the nodes this project writes are listed, in the IOS XE 17.12 shape.
+Only the nodes this project writes are listed, in the shapes of IOS XE 17.9/17.12 and 17.15/17.18.
 """
 
 from __future__ import annotations
@@ -122,6 +122,69 @@ def _event_17_6() -> SchemaNode:
         ),
         container("ipsla", *leaves("group-name", "reaction-type", "maxrun", "ratelimit"),
                   case=(option, "ipsla")),
+        container("routing", *leaves("network", "type", "maxrun", "ratelimit"),
+                  case=(option, "routing")),
+    )
+
+
+def _event_17_15() -> SchemaNode:
+    """Build ``applet/event`` of IOS XE 17.15 and later: decimal64 ``*-set`` timer leaves (from
+    17.13), their deprecated uint32 twins, and ``event cli``."""
+    timing = leaves("maxrun-set", "ratelimit-set", "maxrun", "ratelimit")
+    timer_leaves = (*leaves("name", "time-set", "time"), *timing)
+    option = "event-option"
+    return container(
+        "event",
+        presence("none-choice", *leaves("default", "sync"), *timing, case=(option, "none-choice")),
+        container("syslog-choice", *leaves("pattern", "occurs", "period-set", "period"), *timing,
+                  case=(option, "syslog-choice")),
+        container("track-choice", *leaves("track-object-number", "state"), *timing,
+                  case=(option, "track-choice")),
+        container(
+            "timer-choice",
+            container("cron", *leaves("cron-entry", "name"), *timing),
+            container("watchdog", *timer_leaves),
+            container("countdown", *timer_leaves),
+            container("absolute", *timer_leaves),
+            case=(option, "timer-choice"),
+        ),
+        container("ipsla", *leaves("group-name", "reaction-type"), *timing, case=(option, "ipsla")),
+        container("routing", *leaves("network", "type"), *timing, case=(option, "routing")),
+        container("cli", *leaves("pattern", "sync", "skip")),
+    )
+
+
+def _action_17_15() -> SchemaNode:
+    """Build ``applet/action-config/action[name]`` of IOS XE 17.15 and later, where every
+    action verb is one case of the ``list-option`` choice."""
+    option = "list-option"
+
+    def case(node_name: str) -> tuple[str, str]:
+        return (option, node_name)
+
+    def verb(name: str, *names: str) -> SchemaNode:
+        return container(name, *leaves(*names), case=case(name))
+
+    return list_(
+        "action", ("name",),
+        verb("if", "string-op-1", "keyword", "string-op-2", "goto"),
+        verb("cli-choice", "command"),
+        verb("regexp-option", "string-pattern", "string-input", "string-match",
+             "string-submatch1", "string-submatch2", "string-submatch3"),
+        verb("syslog-option", "msg", "priority", "facility"),
+        verb("elseif", "operand1", "operation", "operand2"),
+        verb("while", "operand1", "operation", "operand2"),
+        verb("set", "varname", "value"),
+        verb("increment", "varname", "value"),
+        verb("decrement", "varname", "value"),
+        verb("append", "varname", "value"),
+        verb("foreach", "loopvar", "iterator", "delimiter"),
+        presence("snmp-trap", *leaves("intdata1", "intdata2", "strdata"), case=case("snmp-trap")),
+        container("string", leaf("trim"), case=case("string")),
+        container("context", container("save", *leaves("key", "variable")),
+                  container("retrieve", *leaves("key", "variable")), case=case("context")),
+        *(leaf(name, case=case(name))
+          for name in ("else", "break", "continue", "end", "exit", "reload", "wait", "gets", "puts")),
     )
 
 
@@ -152,6 +215,22 @@ def _manager_17_12() -> SchemaNode:
             "applet", ("name",),
             *leaves("description", "authorization", "class", "trap"),
             _event_17_6(),
+            _action_17_6(),
+        ),
+        namespace=ns.EEM,
+    )
+
+
+def _manager_17_15() -> SchemaNode:
+    return container(
+        "manager",
+        list_("environment", ("name",), leaf("value")),
+        list_(
+            "applet", ("name",),
+            *leaves("description", "authorization", "class", "trap"),
+            _event_17_15(),
+            container("action-config", _action_17_15()),
+            # Deprecated from 17.15 (still ordered-by user), accepted as IOS XE does.
             _action_17_6(),
         ),
         namespace=ns.EEM,
@@ -191,21 +270,28 @@ def _pki_17_12() -> SchemaNode:
     )
 
 
-def _native_17_12() -> SchemaNode:
+def _native(manager: SchemaNode) -> SchemaNode:
     root = container(
         "native",
-        container("event", _manager_17_12()),
+        container("event", manager),
         container("crypto", _pki_17_12()),
         namespace=ns.NATIVE,
     )
     return _rebase(root, ns.NATIVE)
 
 
+def _native_17_12() -> SchemaNode:
+    return _native(_manager_17_12())
+
+
 # IOS XE 17.9 accepts the 17.12 payloads of these subtrees unchanged (checked with yanglint on
 # the 1791 and 17121 YANG folders), so both releases share one tree.
+# The trustpoint subtree this tool writes is the same from 17.9 to 17.18.
 _NATIVE_BY_RELEASE: dict[str, SchemaNode] = {
     "17.9": _native_17_12(),
     "17.12": _native_17_12(),
+    "17.15": _native(_manager_17_15()),
+    "17.18": _native(_manager_17_15()),
 }
 
 

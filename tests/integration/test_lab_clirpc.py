@@ -12,7 +12,10 @@ from lxml import etree
 from ncclient import manager
 from ncclient.operations import RPCError
 
+from models.intent import load_intent
+from payloads import cli as cli_payload
 from payloads import namespaces as ns
+from payloads import releases
 from provisioner.lab import LabDevice
 
 pytestmark = pytest.mark.integration
@@ -245,3 +248,162 @@ def test_pki_oper_lists_installed_certificate(session: manager.Manager) -> None:
     oper = {"o": ns.PKI_OPER}
     assert root.xpath("//o:crypto-pki-bundle/o:label/text()", namespaces=oper) == ["CA-X"]
     assert root.xpath("//o:cert/o:asc-tp/o:tp-name/text()", namespaces=oper) == ["CA-X"]
+
+
+# Every applet line payloads/cli.py renders, and the parser's strictness on applet lines.
+
+ALL_KINDS = Path(__file__).resolve().parent.parent / "data" / "intents" / "all-kinds.yaml"
+INVALID = "% Invalid input detected at '^' marker."
+INCOMPLETE = "% Incomplete command."
+
+
+def error_of(reply: etree._Element) -> tuple[int, str, str]:
+    """Return the lineno, error-string and result text of a failed cli-rpc reply."""
+    lineno = xpath(reply, "//cli:lineno/text()")
+    assert lineno, "the cli-rpc reply reports no error"
+    return (int(lineno[0]), xpath(reply, "//cli:error-string/text()")[0],
+            xpath(reply, "//cli:result/text()")[0])
+
+
+def test_every_rendered_applet_line_is_accepted(lab: LabDevice, session: manager.Manager,
+                                                smtp_password: str) -> None:
+    intent = load_intent(ALL_KINDS)
+    text = "\n".join(line for applet in intent.applets for line in cli_payload.applet_lines(applet))
+
+    reply = cli(session, text + "\nend")
+
+    assert xpath(reply, "//cli:lineno") == [], xpath(reply, "//cli:result/text()")
+    wait_for_sync(session)
+    root = running(session)
+    stored = lab.unmodelled()
+    for applet in intent.applets:
+        full = [line.strip() for line in cli_payload.applet_lines(applet)[1:]]
+        modelled = [line.strip() for line in
+                    cli_payload.applet_lines(applet, profile=releases.IOS_XE_17_12)[1:]]
+        stored_lines = [*stored["applet_actions"].get(applet.name, {}).values()]
+        if applet.name in stored["applet_events"]:
+            stored_lines.append(stored["applet_events"][applet.name])
+        # The lab's 17.12 schema and the payload profile agree on what is modelled.
+        assert sorted(stored_lines) == sorted(line for line in full if line not in modelled), applet.name
+        labels = [action.label for action in applet.actions
+                  if cli_payload.action_line(action) in modelled]
+        path = f"//eem:applet[eem:name='{applet.name}']/eem:action/eem:name/text()"
+        assert xpath(root, path) == labels, applet.name
+
+
+@pytest.mark.parametrize(("line", "column", "message"), [
+    (' action 0020 set subject "Link down', 25, INVALID),          # unbalanced quote
+    (' action 0020 if "$a" equals "1"', 21, INVALID),              # bad operator
+    (' action 0020 if "$a" eq', 23, INCOMPLETE),                   # too few arguments
+    (' action 0020 bogus "x"', 13, INVALID),                       # unknown action keyword
+    (' action 0020 string reverse "x"', 20, INVALID),              # unknown string subcommand
+    (' action 0020 set subject "a"b', 28, INVALID),                # text glued to a quote
+    (' action 0020 set sub"ject x', 20, INVALID),                  # quote inside a word
+    (' action 0020 set subject "a" "b"', 29, INVALID),             # too many arguments
+    (' action 0020 wait 0', 18, INVALID),                          # below the range
+    (' action 0020 else now', 18, INVALID),                        # a flag takes no argument
+    (' action 0020 snmp-trap intdata1 1 intdata1 2', 34, INVALID),  # option given twice
+    (' action 0020 syslog priority loud msg "x"', 29, INVALID),     # unknown priority
+    (' action 0020 syslog priority errors', 35, INCOMPLETE),       # msg is required
+    (' event timer hourly time 5', 13, INVALID),                   # unknown timer kind
+    (' event track 10 state sideways', 22, INVALID),               # unknown state
+    (' event routing network 192.0.2.1 type add', 23, INVALID),    # prefix without length
+    (' event ipsla group-name "g" reaction-type loss', 42, INVALID),  # unknown reaction
+    (' event cli pattern "^reload" sync yes skip no', 38, INVALID),  # skip needs sync no
+    (' event cli pattern "^reload" sync no', 36, INCOMPLETE),      # sync no needs skip
+    (' event timer cron cron-entry "0 2 * *"', 29, INVALID),       # four cron fields
+    (' event bogus', 7, INVALID),
+])
+def test_malformed_applet_line_stops_with_caret(lab: LabDevice, session: manager.Manager,
+                                                line: str, column: int, message: str) -> None:
+    reply = cli(session, f'event manager applet A\n action 0010 syslog msg "ok"\n{line}\n'
+                         ' action 0030 set x "never"\nend')
+
+    lineno, error, result = error_of(reply)
+    assert (lineno, error) == (3, message)
+    assert result == f"{line}\n{' ' * column}^\n{message}\n"
+    assert "0030" not in str(lab.unmodelled())
+    wait_for_sync(session)
+    # The lines before the bad one stay applied.
+    assert xpath(running(session), "//eem:applet[eem:name='A']/eem:action/eem:name/text()") == ["0010"]
+
+
+@pytest.mark.parametrize("header", [
+    "event manager applet A class a",
+    "event manager applet A authorization none",
+    "event manager applet A trap trap",
+    "no event manager applet A trap",
+])
+def test_malformed_applet_header_rejected(session: manager.Manager, header: str) -> None:
+    lineno, error, _ = error_of(cli(session, header))
+    assert (lineno, error) == (1, INVALID)
+
+
+def test_applet_header_options_are_modelled(session: manager.Manager) -> None:
+    reply = cli(session, "event manager applet A class B authorization bypass trap\n"
+                         " event none\nend")
+
+    assert xpath(reply, "//cli:lineno") == []
+    wait_for_sync(session)
+    applet = "//eem:applet[eem:name='A']"
+    root = running(session)
+    assert xpath(root, f"{applet}/eem:class/text()") == ["B"]
+    assert xpath(root, f"{applet}/eem:authorization/text()") == ["bypass"]
+    assert xpath(root, f"{applet}/eem:trap")
+
+
+def test_event_kinds_replace_each_other(lab: LabDevice, session: manager.Manager) -> None:
+    applet = "//eem:applet[eem:name='A']/eem:event"
+    cli(session, 'event manager applet A\n event syslog occurs 2 pattern "DOWN" period 60\nend')
+    wait_for_sync(session)
+    assert xpath(running(session), f"{applet}/eem:syslog-choice/eem:occurs/text()") == ["2"]
+
+    cli(session, 'event manager applet A\n event cli pattern "^reload" sync yes\nend')
+    wait_for_sync(session)
+    assert xpath(running(session), applet) == []
+    assert lab.unmodelled()["applet_events"] == {"A": 'event cli pattern "^reload" sync yes'}
+
+    cli(session, "event manager applet A\n event routing network 2001:db8::/32 type add\nend")
+    wait_for_sync(session)
+    assert xpath(running(session), f"{applet}/eem:routing/eem:network/text()") == ["2001:db8::/32"]
+    assert lab.unmodelled()["applet_events"] == {}
+
+
+def test_no_action_removes_from_either_store(lab: LabDevice, session: manager.Manager) -> None:
+    cli(session, 'event manager applet A\n action 0010 set x "1"\n action 0020 wait 5\n'
+                 ' action 0030 string trim "x" "y"\nend')
+    assert set(lab.unmodelled()["applet_actions"]["A"]) == {"0010", "0030"}
+
+    reply = cli(session, "event manager applet A\n no action 0010\n no action 0020\n"
+                         " no action 0030\nend")
+
+    assert xpath(reply, "//cli:lineno") == []
+    wait_for_sync(session)
+    assert lab.unmodelled()["applet_actions"] == {}
+    assert xpath(running(session), "//eem:applet[eem:name='A']/eem:action") == []
+
+
+def test_label_moves_between_stores(lab: LabDevice, session: manager.Manager) -> None:
+    cli(session, 'event manager applet A\n action 0010 set x "1"\nend')
+    cli(session, 'event manager applet A\n action 0010 string trim "x"\nend')
+    wait_for_sync(session)
+    assert lab.unmodelled()["applet_actions"] == {}
+    assert xpath(running(session), "//eem:action[eem:name='0010']/eem:string/eem:trim/text()") == ["x"]
+
+    cli(session, 'event manager applet A\n action 0010 puts "hello"\nend')
+    wait_for_sync(session)
+    assert lab.unmodelled()["applet_actions"] == {"A": {"0010": 'action 0010 puts "hello"'}}
+    assert xpath(running(session), "//eem:action[eem:name='0010']") == []
+
+
+def test_netconf_delete_applet_drops_cli_event(lab: LabDevice, session: manager.Manager) -> None:
+    cli(session, 'event manager applet Guard\n event cli pattern "^reload" sync no skip yes\nend')
+    assert "Guard" in lab.unmodelled()["applet_events"]
+
+    session.edit_config(target="candidate", config=(
+        f'<config xmlns="{NC}" xmlns:nc="{NC}"><native xmlns="{ns.NATIVE}"><event>'
+        f'<manager xmlns="{ns.EEM}"><applet nc:operation="delete"><name>Guard</name></applet>'
+        "</manager></event></native></config>"))
+    session.commit()
+
+    assert lab.unmodelled()["applet_events"] == {}
