@@ -51,11 +51,16 @@ def environment_element(
     return entry
 
 
-def _timing(case: etree._Element, maxrun: int | None, ratelimit: int | None) -> None:
+def _timer_leaf(name: str, profile: ReleaseProfile) -> str:
+    # From 17.13 the uint32 seconds leaves are deprecated in favour of decimal64 `*-set` twins.
+    return f"{name}-set" if profile.decimal_timers else name
+
+
+def _timing(case: etree._Element, maxrun: int | None, ratelimit: int | None, profile: ReleaseProfile) -> None:
     if maxrun is not None:
-        _sub(case, "maxrun", maxrun)
+        _sub(case, _timer_leaf("maxrun", profile), maxrun)
     if ratelimit is not None:
-        _sub(case, "ratelimit", ratelimit)
+        _sub(case, _timer_leaf("ratelimit", profile), ratelimit)
 
 
 def _event_element(parent: etree._Element, event: Event, profile: ReleaseProfile) -> None:
@@ -64,20 +69,20 @@ def _event_element(parent: etree._Element, event: Event, profile: ReleaseProfile
     container = _sub(parent, "event")
     if event.none is not None:
         case = _sub(container, "none-choice")
-        _timing(case, event.none.maxrun, event.none.ratelimit)
+        _timing(case, event.none.maxrun, event.none.ratelimit, profile)
     elif event.syslog is not None:
         case = _sub(container, "syslog-choice")
         _sub(case, "pattern", event.syslog.pattern)
         if event.syslog.occurs is not None:
             _sub(case, "occurs", event.syslog.occurs)
         if event.syslog.period is not None:
-            _sub(case, "period", event.syslog.period)
-        _timing(case, event.syslog.maxrun, event.syslog.ratelimit)
+            _sub(case, _timer_leaf("period", profile), event.syslog.period)
+        _timing(case, event.syslog.maxrun, event.syslog.ratelimit, profile)
     elif event.track is not None:
         case = _sub(container, "track-choice")
         _sub(case, "track-object-number", event.track.object)
         _sub(case, "state", event.track.state)
-        _timing(case, event.track.maxrun, event.track.ratelimit)
+        _timing(case, event.track.maxrun, event.track.ratelimit, profile)
     elif event.timer is not None:
         kind = event.timer.kind
         timer = getattr(event.timer, kind)
@@ -85,20 +90,26 @@ def _event_element(parent: etree._Element, event: Event, profile: ReleaseProfile
         if kind == "cron":
             _sub(case, "cron-entry", timer.entry)
         else:
-            _sub(case, "time", timer.time)
+            _sub(case, _timer_leaf("time", profile), timer.time)
         if timer.name is not None:
             _sub(case, "name", timer.name)
-        _timing(case, timer.maxrun, timer.ratelimit)
+        _timing(case, timer.maxrun, timer.ratelimit, profile)
     elif event.ipsla is not None:
         case = _sub(container, "ipsla")
         _sub(case, "group-name", event.ipsla.group)
         _sub(case, "reaction-type", event.ipsla.reaction)
-        _timing(case, event.ipsla.maxrun, event.ipsla.ratelimit)
+        _timing(case, event.ipsla.maxrun, event.ipsla.ratelimit, profile)
     elif event.routing is not None:
         case = _sub(container, "routing")
         _sub(case, "network", event.routing.network)
         _sub(case, "type", event.routing.type)
-        _timing(case, event.routing.maxrun, event.routing.ratelimit)
+        _timing(case, event.routing.maxrun, event.routing.ratelimit, profile)
+    elif event.cli is not None:
+        case = _sub(container, "cli")
+        _sub(case, "pattern", event.cli.pattern)
+        _sub(case, "sync", event.cli.sync)
+        if event.cli.skip is not None:
+            _sub(case, "skip", event.cli.skip)
 
 
 def _action_element(parent: etree._Element, action: Action) -> None:
@@ -137,8 +148,53 @@ def _action_element(parent: etree._Element, action: Action) -> None:
                 _sub(trap, leaf, value)
     elif action.string_trim is not None:
         _sub(_sub(entry, "string"), "trim", action.string_trim.input)
-    elif action.kind in ("end", "exit", "reload"):
+    elif action.kind in ("end", "exit", "reload", "else", "break", "continue"):
         _sub(entry, action.kind)
+    else:
+        _verb_element(entry, action)
+
+
+def _verb_element(entry: etree._Element, action: Action) -> None:
+    """Append the action verbs that Cisco-IOS-XE-eem models from IOS XE 17.15 (under action-config)."""
+    if action.set is not None or action.append is not None:
+        assignment = action.set or action.append
+        assert assignment is not None
+        container = _sub(entry, action.kind)
+        _sub(container, "varname", assignment.name)
+        _sub(container, "value", assignment.value)
+    elif action.increment is not None or action.decrement is not None:
+        counter = action.increment or action.decrement
+        assert counter is not None
+        container = _sub(entry, action.kind)
+        _sub(container, "varname", counter.name)
+        if counter.by is not None:
+            _sub(container, "value", counter.by)
+    elif action.elseif is not None or action.while_ is not None:
+        test = action.elseif or action.while_
+        assert test is not None
+        container = _sub(entry, action.kind)
+        _sub(container, "operand1", test.left)
+        _sub(container, "operation", test.op)
+        _sub(container, "operand2", test.right)
+    elif action.foreach is not None:
+        container = _sub(entry, "foreach")
+        _sub(container, "loopvar", action.foreach.name)
+        _sub(container, "iterator", action.foreach.iterator)
+        if action.foreach.delimiter is not None:
+            _sub(container, "delimiter", action.foreach.delimiter)
+    elif action.puts is not None:
+        _sub(entry, "puts", action.puts.text)
+    elif action.gets is not None:
+        _sub(entry, "gets", action.gets.name)
+    elif action.context_save is not None:
+        save = _sub(_sub(entry, "context"), "save")
+        _sub(save, "key", action.context_save.key)
+        _sub(save, "variable", action.context_save.variable)
+    elif action.context_retrieve is not None:
+        retrieve = _sub(_sub(entry, "context"), "retrieve")
+        _sub(retrieve, "key", action.context_retrieve.key)
+        if action.context_retrieve.variable is not None:
+            _sub(retrieve, "variable", action.context_retrieve.variable)
     else:
         raise ValueError(f"action kind {action.kind} has no YANG rendering for this release")
 
@@ -167,10 +223,13 @@ def applet_element(
         _sub(entry, "description", applet.description)
     if applet.event is not None:
         _event_element(entry, applet.event, profile)
-    for action in applet.actions:
+    # From 17.15 the action list is applet/action-config/action and no longer ordered-by user;
+    # EEM runs actions in label order either way.
+    modelled = [action for action in applet.actions if is_modelled(action, profile)]
+    actions_parent = _sub(entry, "action-config") if profile.action_config and modelled else entry
+    for action in modelled:
         # The mail action (and kinds the release lacks) follow through config-ios-cli-rpc.
-        if is_modelled(action, profile):
-            _action_element(entry, action)
+        _action_element(actions_parent, action)
     return entry
 
 

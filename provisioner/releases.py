@@ -1,16 +1,105 @@
-"""Choose the payload profile for a connected device from what it reports about itself."""
+"""Choose the payload profile for a connected device from the module revisions it reports.
+
+IOS XE up to 17.9 lists its native modules in the NETCONF hello
+(``...?module=Cisco-IOS-XE-eem&revision=2021-03-01``); from 17.10 the hello keeps only a few
+modules and the rest are listed in ietf-yang-library, which must be read with ``<get>``.
+"""
 
 from __future__ import annotations
 
-from payloads.releases import DEFAULT_PROFILE, ReleaseProfile
+import logging
+import threading
+from urllib.parse import parse_qs
+
+from lxml import etree
+
+from models.errors import ProvisionerError
+from payloads import namespaces as ns
+from payloads.releases import EEM, ReleaseProfile, profile_for_revisions
 from provisioner.transport.netconf import NetconfSession
+
+logger = logging.getLogger(__name__)
+
+_YANG_LIBRARY_CAPABILITY = "urn:ietf:params:netconf:capability:yang-library:1.1"
+_YANG_LIBRARY_1_0 = "urn:ietf:params:netconf:capability:yang-library:1.0"
+
+# yang-library replies keyed by (host, port, content-id): the content-id changes whenever the
+# module set does, so a cached answer is never stale and repeated runs save one RPC.
+_cache: dict[tuple[str, int, str], dict[str, str]] = {}
+_cache_lock = threading.Lock()
+
+
+def hello_revisions(capabilities: list[str]) -> dict[str, str]:
+    """Return module -> revision from hello capabilities of the form ``ns?module=M&revision=R``."""
+    revisions = {}
+    for capability in capabilities:
+        if "?" not in capability:
+            continue
+        parameters = parse_qs(capability.split("?", 1)[1])
+        module = parameters.get("module", [None])[0]
+        revision = parameters.get("revision", [None])[0]
+        if module and revision:
+            revisions[module] = revision
+    return revisions
+
+
+def library_revisions(data: etree._Element) -> dict[str, str]:
+    """Return module -> revision from a ``<get>`` reply of ietf-yang-library (RFC 8525 or RFC 7895)."""
+    revisions = {}
+    library = f"{{{ns.YANG_LIBRARY}}}"
+    for module in data.iter(f"{library}module"):
+        name = module.findtext(f"{library}name")
+        revision = module.findtext(f"{library}revision")
+        if name and revision:
+            revisions[name] = revision
+    return revisions
+
+
+def _library_filter() -> etree._Element:
+    subtree = etree.Element(f"{{{ns.NETCONF_BASE}}}filter", nsmap={None: ns.NETCONF_BASE})
+    subtree.set("type", "subtree")
+    library = etree.SubElement(subtree, f"{{{ns.YANG_LIBRARY}}}yang-library", nsmap={None: ns.YANG_LIBRARY})
+    module = etree.SubElement(etree.SubElement(library, f"{{{ns.YANG_LIBRARY}}}module-set"), f"{{{ns.YANG_LIBRARY}}}module")
+    etree.SubElement(module, f"{{{ns.YANG_LIBRARY}}}name")
+    etree.SubElement(module, f"{{{ns.YANG_LIBRARY}}}revision")
+    return subtree
+
+
+def device_revisions(session: NetconfSession) -> dict[str, str]:
+    """Return the module revisions the device reports, from its hello or its ietf-yang-library."""
+    capabilities = session.raw_capabilities
+    revisions = hello_revisions(capabilities)
+    if EEM in revisions:
+        return revisions
+
+    library = next((c for c in capabilities if c.startswith((_YANG_LIBRARY_CAPABILITY, _YANG_LIBRARY_1_0))), None)
+    if library is None:
+        return revisions
+    content_id = parse_qs(library.split("?", 1)[1]).get("content-id", [""])[0] if "?" in library else ""
+    key = (session.host.hostname, session.host.port, content_id)
+    with _cache_lock:
+        cached = _cache.get(key) if content_id else None
+    if cached is not None:
+        return {**revisions, **cached}
+    found = library_revisions(session.get(_library_filter()))
+    if content_id:
+        with _cache_lock:
+            _cache[key] = found
+    return {**revisions, **found}
 
 
 def release_profile(session: NetconfSession) -> ReleaseProfile:
-    """Return the profile for the device behind ``session``.
+    """Return the payload profile for the device behind ``session``.
 
-    TODO: read module revisions from ietf-yang-library (17.10 and later) or the hello (up to
-    17.9); until then every device gets the IOS XE 17.12 shape.
+    Raises:
+        ProvisionerError: the device reports no Cisco-IOS-XE-eem revision, or one older than 17.9.
     """
-    del session
-    return DEFAULT_PROFILE
+    revisions = device_revisions(session)
+    try:
+        profile = profile_for_revisions(revisions)
+    except ValueError as error:
+        raise ProvisionerError(f"{session.name}: {error}") from None
+    if profile.note:
+        logger.warning("%s: %s", session.name, profile.note)
+    logger.info("%s: Cisco-IOS-XE-eem %s, IOS XE %s payload shape", session.name, revisions.get(EEM), profile.name)
+    return profile

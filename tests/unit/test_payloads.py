@@ -111,7 +111,7 @@ def test_readback_of_rendered_config_equals_intent(intent: Intent) -> None:
 
 
 def test_unknown_release_is_rejected() -> None:
-    with pytest.raises(ValueError, match="no payload profile for IOS XE 16.9.3; known release trains: 17.12"):
+    with pytest.raises(ValueError, match="no payload profile for IOS XE 16.9.3; known release trains: 17.9, 17.12, 17.15, 17.18"):
         profile_for("16.9.3")
 
 
@@ -205,3 +205,12 @@ def test_all_kinds_validate_against_1712_yang(all_kinds: Intent, yang_dir: Path)
     assert tree is not None
     tree.free()
     context.destroy()
+
+
+def test_cli_event_sync_no_always_names_skip() -> None:
+    from models.events import Event
+
+    event = Event.model_validate({"cli": {"pattern": "^reload"}})
+
+    assert cli.event_line(event) == 'event cli pattern "^reload" sync no skip no'
+    assert cli.event_line(Event.model_validate({"cli": {"pattern": "^reload", "sync": "yes"}})) == 'event cli pattern "^reload" sync yes'
