@@ -30,6 +30,7 @@ from models.certificate import load_one_ca_certificate
 from models.checks import Finding, check_intent
 from models.eem import EnvironmentValue, MailServer, check_variable_name
 from models.errors import InputError, IntentError, Problem
+from models.ownership import Ownership
 from models.pki import Trustpoint
 from models.text import check_cli_text
 
@@ -37,7 +38,8 @@ from models.text import check_cli_text
 class Intent(BaseModel):
     """Everything one device should have: EEM environment variables, applets and trustpoints.
 
-    The intent owns exactly the objects it names; anything else on the device is left alone.
+    The intent owns the objects it names, plus those under ``ownership.managed_prefix``;
+    anything else on the device is left alone.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
@@ -50,6 +52,10 @@ class Intent(BaseModel):
     trustpoints: list[Trustpoint] = Field(default_factory=list)
     existing_trustpoints: list[str] = Field(
         default_factory=list, description="Trustpoints already on the device that the SMTP server's chain anchors to."
+    )
+    ownership: Ownership = Field(
+        default_factory=Ownership,
+        description="Objects claimed by name prefix beyond those named here, and whether to prune them.",
     )
 
     _warnings: list[Problem] = PrivateAttr(default_factory=list)

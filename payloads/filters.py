@@ -7,11 +7,13 @@ from collections.abc import Iterable
 from lxml import etree
 
 from models.eem import CLI_DIGEST_VARIABLE
+from models.intent import Intent
 from payloads import namespaces as ns
 from payloads.native_xml import (
     NativeBuilder,
     applet_element,
     environment_element,
+    owned_objects,
     trustpoint_element,
 )
 from payloads.objects import ObjectKey
@@ -37,6 +39,31 @@ def owned_filter(keys: Iterable[ObjectKey], *, with_cli_digest: bool = True) -> 
     if with_cli_digest:
         environment_element(builder.manager, CLI_DIGEST_VARIABLE, None, reveal=False)
     return builder.root
+
+
+def managed_lists_filter() -> etree._Element:
+    """Return a subtree filter selecting every EEM environment variable, applet and trustpoint.
+
+    A subtree filter matches list keys only by equality, so objects under a managed name prefix
+    cannot be selected by name; pruning reads the three lists whole and picks them afterwards.
+    """
+    builder = NativeBuilder("filter")
+    builder.root.set("type", "subtree")
+    for tag in ("environment", "applet"):
+        etree.SubElement(builder.manager, f"{{{ns.EEM}}}{tag}")
+    etree.SubElement(builder.pki, f"{{{ns.CRYPTO}}}trustpoint")
+    return builder.root
+
+
+def intent_filter(intent: Intent) -> etree._Element:
+    """Return the get-config filter for the objects ``intent`` owns.
+
+    With a managed prefix (prune on or off) that is every environment variable, applet and
+    trustpoint; otherwise exactly the named objects and the engine's digest variable.
+    """
+    if intent.ownership.managed_prefix is not None:
+        return managed_lists_filter()
+    return owned_filter(owned_objects(intent))
 
 
 def pki_oper_filter(trustpoints: Iterable[str]) -> etree._Element:

@@ -8,6 +8,7 @@ IOS XE may return either twin of a node that was renamed (``none``/``none-choice
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
@@ -61,7 +62,8 @@ def _event(applet: etree._Element) -> dict[str, Any]:
         return {"none": _timing(none)}
     syslog = _first(event, ns.EEM, "syslog-choice", "syslog")
     if syslog is not None:
-        return {"syslog": {**_leaves(syslog, pattern="pattern", occurs="occurs", period="period"), **_timing(syslog)}}
+        fields = {**_leaves(syslog, pattern="pattern", occurs="occurs"), **_seconds(syslog, "period")}
+        return {"syslog": {**fields, **_timing(syslog)}}
     track = _first(event, ns.EEM, "track-choice", "track")
     if track is not None:
         return {"track": {**_leaves(track, object="track-object-number", state="state"), **_timing(track)}}
@@ -69,7 +71,10 @@ def _event(applet: etree._Element) -> dict[str, Any]:
     if timer is not None and len(timer):
         case = timer[0]
         kind = etree.QName(case).localname
-        fields = _leaves(case, name="name", entry="cron-entry") if kind == "cron" else _leaves(case, name="name", time="time")
+        if kind == "cron":
+            fields = _leaves(case, name="name", entry="cron-entry")
+        else:
+            fields = {**_leaves(case, name="name"), **_seconds(case, "time")}
         return {"timer": {kind: {**fields, **_timing(case)}}}
     ipsla = event.find(_q(ns.EEM, "ipsla"))
     if ipsla is not None:
@@ -95,7 +100,19 @@ def _leaves(parent: etree._Element, **fields: str) -> dict[str, str]:
 
 
 def _timing(case: etree._Element) -> dict[str, str]:
-    return _leaves(case, maxrun="maxrun", ratelimit="ratelimit")
+    return _seconds(case, "maxrun", "ratelimit")
+
+
+def _seconds(case: etree._Element, *names: str) -> dict[str, str]:
+    """Read timer leaves in either shape: uint32 ``maxrun`` or, from 17.13, decimal64 ``maxrun-set``."""
+    found = {}
+    for name in names:
+        value = _text(case, ns.EEM, f"{name}-set") or _text(case, ns.EEM, name)
+        if value is not None:
+            # Decimal leaves come back canonical ("60.0"); the models hold whole seconds.
+            number = float(value)
+            found[name] = str(int(number)) if number.is_integer() else value
+    return found
 
 
 def _action(entry: etree._Element) -> dict[str, Any]:
@@ -123,15 +140,52 @@ def _action(entry: etree._Element) -> dict[str, Any]:
     trim = entry.find(f"{_q(ns.EEM, 'string')}/{_q(ns.EEM, 'trim')}")
     if trim is not None:
         return {"label": label, "string_trim": {"input": trim.text or ""}}
-    for flag in ("end", "exit", "reload"):
+    for flag in ("end", "exit", "reload", "else", "break", "continue"):
         if entry.find(_q(ns.EEM, flag)) is not None:
             return {"label": label, flag: {}}
+    verb = _verb(entry)
+    if verb is not None:
+        return {"label": label, **verb}
     kinds = ", ".join(etree.QName(child).localname for child in entry if etree.QName(child).localname != "name")
     raise ValueError(f"action {label}: kind not supported by this tool: {kinds}")
 
 
+def _verb(entry: etree._Element) -> dict[str, Any] | None:  # noqa: PLR0911 - one branch per YANG case
+    """Read the action verbs Cisco-IOS-XE-eem models from 17.15 (set, while, foreach, ...)."""
+    for kind in ("set", "append"):
+        found = entry.find(_q(ns.EEM, kind))
+        if found is not None:
+            return {kind: _leaves(found, name="varname", value="value")}
+    for kind in ("increment", "decrement"):
+        found = entry.find(_q(ns.EEM, kind))
+        if found is not None:
+            return {kind: _leaves(found, name="varname", by="value")}
+    for kind in ("elseif", "while"):
+        found = entry.find(_q(ns.EEM, kind))
+        if found is not None:
+            return {kind: _leaves(found, left="operand1", op="operation", right="operand2")}
+    foreach = entry.find(_q(ns.EEM, "foreach"))
+    if foreach is not None:
+        return {"foreach": _leaves(foreach, name="loopvar", iterator="iterator", delimiter="delimiter")}
+    if (text := _text(entry, ns.EEM, "puts")) is not None:
+        return {"puts": {"text": text}}
+    if (name := _text(entry, ns.EEM, "gets")) is not None:
+        return {"gets": {"name": name}}
+    context = entry.find(_q(ns.EEM, "context"))
+    if context is not None:
+        save = context.find(_q(ns.EEM, "save"))
+        if save is not None:
+            return {"context_save": _leaves(save, key="key", variable="variable")}
+        retrieve = context.find(_q(ns.EEM, "retrieve"))
+        if retrieve is not None:
+            return {"context_retrieve": _leaves(retrieve, key="key", variable="variable")}
+    return None
+
+
 def _applet(entry: etree._Element) -> Applet:
-    actions = [_action(action) for action in entry.findall(_q(ns.EEM, "action"))]
+    # From 17.15 actions sit under action-config; the deprecated top-level list may also appear.
+    entries = entry.findall(_q(ns.EEM, "action")) + entry.findall(f"{_q(ns.EEM, 'action-config')}/{_q(ns.EEM, 'action')}")
+    actions = [_action(action) for action in entries]
     # EEM runs actions in label order whatever order the device lists them in.
     actions.sort(key=lambda action: str(action["label"]))
     data: dict[str, Any] = {"name": _text(entry, ns.EEM, "name"), "actions": actions}
@@ -200,10 +254,19 @@ def _reason(error: Exception) -> str:
 
 @dataclass(frozen=True)
 class InstalledCertificate:
-    """One certificate that pki-oper lists under a trustpoint."""
+    """One certificate that pki-oper lists under a trustpoint.
+
+    Attributes:
+        serial: the serial number.
+        md5: the MD5 fingerprint in upper-case hex without separators.
+        not_after: ``validity-end``, or None when absent or not an ISO 8601 date and time.
+        subject: ``subject-name`` as the device writes it.
+    """
 
     serial: int | None
     md5: str | None
+    not_after: datetime | None = None
+    subject: str | None = None
 
 
 def read_pki_oper(data: etree._Element) -> dict[str, list[InstalledCertificate]]:
@@ -225,5 +288,18 @@ def read_pki_oper(data: etree._Element) -> dict[str, list[InstalledCertificate]]
                 serial = int(serial_text, 16) if serial_text else None
             except ValueError:
                 serial = None
-            certificates.append(InstalledCertificate(serial, md5_text or None))
+            subject = cert.findtext(_q(ns.PKI_OPER, "subject-name"))
+            not_after = _timestamp(cert.findtext(_q(ns.PKI_OPER, "validity-end")))
+            certificates.append(InstalledCertificate(serial, md5_text or None, not_after, subject))
     return installed
+
+
+def _timestamp(text: str | None) -> datetime | None:
+    """Parse a yang:date-and-time; a value without a zone is taken as UTC."""
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

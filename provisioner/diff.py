@@ -1,4 +1,10 @@
-"""Compare an intent with what a device holds, object by object, and print it as IOS CLI lines."""
+"""Compare an intent with what a device holds, object by object, and print it as IOS CLI lines.
+
+Ownership rules: the intent owns every object it names, and an applet it names is owned whole,
+so actions the device has but the intent lacks are removed. Objects under the intent's managed
+name prefix that the intent does not name are removed when ``ownership.prune`` is on and only
+reported otherwise. Nothing else on the device appears in a plan.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +18,19 @@ from models.eem import CLI_DIGEST_VARIABLE, MASK, MailServer
 from models.intent import Intent
 from models.pki import Trustpoint
 from payloads import cli
-from payloads.native_xml import owned_objects
-from payloads.objects import ObjectKey
+from payloads.native_xml import Operation, owned_objects
+from payloads.objects import ObjectKey, ObjectKind
 from payloads.readback import DeviceConfig
 from payloads.releases import DEFAULT_PROFILE, ReleaseProfile
 
-ChangeKind = Literal["add", "change", "unchanged"]
+ChangeKind = Literal["add", "change", "remove", "unchanged"]
+ItemKind = Literal["add", "change", "remove"]
 
 # A device value that looks like `user:password@host` is masked even when the intent does not
-# say it is a server string, so a misnamed variable cannot leak its password into a plan.
-_SERVER_STRING = re.compile(r"^([^:\s@]+):([^@\s]*)@(\S+)$")
+# say it is a server string, so a misnamed variable cannot leak its password into a plan. The
+# mask runs from the first ':' to the last '@', so an account name with '@' (which IOS XE
+# mis-splits) and a password with '@' stay hidden too.
+_SERVER_STRING = re.compile(r"^([^:\s]+):(\S*)@([^@\s]*)$")
 
 
 def mask_value(value: str) -> str:
@@ -31,13 +40,34 @@ def mask_value(value: str) -> str:
 
 
 @dataclass(frozen=True)
+class ItemChange:
+    """One part of an object that differs: a variable's value, an applet's event or action, a
+    trustpoint setting.
+
+    Attributes:
+        item: ``value`` for a variable; ``header``, ``description``, ``event`` or ``action LABEL``
+            for an applet; ``enrollment``, ``revocation-check`` or ``chain-validation`` for a
+            trustpoint.
+        kind: ``add``, ``change`` or ``remove``.
+        before: the device's line, secrets masked; None when the device lacks it.
+        after: the intended line, secrets masked; None when it is removed.
+    """
+
+    item: str
+    kind: ItemKind
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True)
 class ObjectChange:
     """The difference between intent and device for one owned object.
 
     Attributes:
         key: the object.
-        kind: ``add`` (absent on the device), ``change`` or ``unchanged``.
-        intended: the modelled lines the device should show, secrets masked.
+        kind: ``add`` (absent on the device), ``change``, ``remove`` (under the managed prefix
+            but not in the intent, with prune on) or ``unchanged``.
+        intended: the modelled lines the device should show, secrets masked; empty for ``remove``.
         actual: the lines the device shows, secrets masked; empty when absent.
         secret_changed: the secret differs although the masked lines may look equal.
     """
@@ -47,6 +77,49 @@ class ObjectChange:
     intended: list[str]
     actual: list[str]
     secret_changed: bool = False
+
+    def lines(self) -> list[str]:
+        """Return the change as IOS CLI lines prefixed with ``+``, ``-`` or a space."""
+        if self.kind == "unchanged":
+            return []
+        if self.kind == "add":
+            return [f"+ {line}" for line in self.intended]
+        if self.kind == "remove":
+            return [f"- {line}" for line in self.actual]
+        lines = _line_diff(self.actual, self.intended)
+        if self.secret_changed:
+            lines.append(f"  ! the secret in {self.key} differs from the intent and will be replaced")
+        return lines
+
+    def items(self) -> list[ItemChange]:
+        """Break the change down into the parts that differ, in the intent's order."""
+        before = _keyed(self.key, self.actual)
+        after = _keyed(self.key, self.intended)
+        found: list[ItemChange] = []
+        for item, line in after.items():
+            if item not in before:
+                found.append(ItemChange(item, "add", None, line))
+            elif before[item] != line:
+                found.append(ItemChange(item, "change", before[item], line))
+        found.extend(ItemChange(item, "remove", line, None) for item, line in before.items() if item not in after)
+        if self.secret_changed and not found and self.intended:
+            line = self.intended[0]
+            found.append(ItemChange("value", "change", line, line))
+        return found
+
+
+def _keyed(key: ObjectKey, lines: list[str]) -> dict[str, str]:
+    """Map each line of an object to the item it sets (see ItemChange.item)."""
+    keyed: dict[str, str] = {}
+    for index, line in enumerate(lines):
+        words = line.split()
+        if index == 0:
+            keyed["value" if key.kind == "environment" else "header"] = line.strip()
+        elif words and words[0] == "action" and len(words) > 1:
+            keyed[f"action {words[1]}"] = line.strip()
+        elif words:
+            keyed[words[0]] = line.strip()
+    return keyed
 
 
 @dataclass(frozen=True)
@@ -60,6 +133,9 @@ class Plan:
         device_cli_digest: the digest stored on the device now, if any.
         cli_needed: whether the cli-rpc must be sent.
         unreadable: device objects that could not be read, with the reason.
+        strays: objects under the managed prefix that the intent does not name, left in place
+            because prune is off.
+        profile: the release profile whose YANG shape the plan compared.
     """
 
     changes: list[ObjectChange]
@@ -68,6 +144,8 @@ class Plan:
     device_cli_digest: str | None
     cli_needed: bool
     unreadable: dict[str, str] = field(default_factory=dict)
+    strays: list[ObjectKey] = field(default_factory=list)
+    profile: ReleaseProfile = DEFAULT_PROFILE
 
     @property
     def modelled_changes(self) -> list[ObjectChange]:
@@ -75,25 +153,27 @@ class Plan:
         return [change for change in self.changes if change.kind != "unchanged"]
 
     @property
+    def removals(self) -> list[ObjectChange]:
+        """Objects that apply removes from the device."""
+        return [change for change in self.changes if change.kind == "remove"]
+
+    @property
     def in_sync(self) -> bool:
         """True when neither an edit-config nor a cli-rpc is needed."""
         return not self.modelled_changes and not self.cli_needed
 
     def render(self) -> list[str]:
-        """Return the plan as IOS CLI lines prefixed with ``+``, ``-`` or a space."""
+        """Return the plan as IOS CLI lines prefixed with ``+``, ``-``, a space or ``!`` for notes."""
         lines: list[str] = []
         for change in self.modelled_changes:
-            if change.kind == "add":
-                lines.extend(f"+ {line}" for line in change.intended)
-                continue
-            lines.extend(_line_diff(change.actual, change.intended))
-            if change.secret_changed:
-                lines.append(f"  ! the secret in {change.key} differs from the intent and will be replaced")
+            lines.extend(change.lines())
         if self.cli_needed:
             lines.append("! through config-ios-cli-rpc (get-config cannot show these lines):")
             lines.extend(f"+ {line}" for line in self.cli_lines)
         for name, reason in self.unreadable.items():
             lines.append(f"! {name} on the device could not be read: {reason}")
+        for key in self.strays:
+            lines.append(f"! {key} is under the managed prefix but not in the intent; prune is off, so it stays")
         return lines
 
 
@@ -114,7 +194,16 @@ def compare(intent: Intent, device: DeviceConfig, profile: ReleaseProfile = DEFA
 
     Secrets are compared in full but only ever stored masked in the plan.
     """
-    changes = [_compare_object(key, value, device, profile) for key, value in owned_objects(intent).items()]
+    owned = owned_objects(intent)
+    changes = [_compare_object(key, value, device, profile) for key, value in owned.items()]
+    strays = _strays(intent, device, set(owned))
+    if intent.ownership.prune:
+        changes.extend(_removal(key, device) for key in strays)
+        strays = []
+    claimed = {str(key) for key in [*owned, *strays]} | {str(change.key) for change in changes}
+    # A whole-list read (managed prefix) also brings objects this intent does not own, such as
+    # the device's built-in trustpoints: their read errors are none of this plan's business.
+    unreadable = {name: reason for name, reason in device.unreadable.items() if name in claimed}
     cli_lines = cli.unmodelled_lines(intent, profile)
     digest = cli.cli_digest(cli_lines)
     device_digest = device.environment.get(CLI_DIGEST_VARIABLE)
@@ -124,7 +213,62 @@ def compare(intent: Intent, device: DeviceConfig, profile: ReleaseProfile = DEFA
     # lines (mail actions, certificates) that config-ios-cli-rpc added to it, so they go again.
     rewritten = any(change.key in with_cli for change in changes if change.kind != "unchanged")
     cli_needed = bool(cli_lines) and (device_digest != digest or rewritten)
-    return Plan(changes, cli_lines, digest, device_digest, cli_needed, dict(device.unreadable))
+    return Plan(changes, cli_lines, digest, device_digest, cli_needed, unreadable, strays, profile)
+
+
+EditItem = tuple[ObjectKey, str | MailServer | Applet | Trustpoint | None, Operation]
+
+
+def edit_items(plan: Plan, intent: Intent) -> list[EditItem]:
+    """Return what edit-config must carry for ``plan``: each changed or added object replaced
+    whole, and each pruned object removed by its key."""
+    values = owned_objects(intent)
+    return [
+        (change.key, None, "remove") if change.kind == "remove" else (change.key, values[change.key], "replace")
+        for change in plan.modelled_changes
+    ]
+
+
+def _device_names(device: DeviceConfig, kind: str) -> list[str]:
+    """Return the names of one kind of object on the device, unreadable ones included."""
+    if kind == "environment":
+        return list(device.environment)
+    title = "event manager applet " if kind == "applet" else "crypto pki trustpoint "
+    readable = list(device.applets if kind == "applet" else device.trustpoints)
+    unreadable = [name.removeprefix(title) for name in device.unreadable if name.startswith(title)]
+    return readable + [name for name in unreadable if name not in readable]
+
+
+def _strays(intent: Intent, device: DeviceConfig, owned: set[ObjectKey]) -> list[ObjectKey]:
+    """Return device objects under the managed prefix that the intent does not name.
+
+    Variables listed in provided_variables and trustpoints listed in existing_trustpoints are
+    named too: the intent relies on them, so they are never strays.
+    """
+    ownership = intent.ownership
+    relied_on = {ObjectKey("environment", name) for name in intent.provided_variables}
+    relied_on |= {ObjectKey("trustpoint", name) for name in intent.existing_trustpoints}
+    strays = []
+    kinds: tuple[ObjectKind, ...] = ("environment", "applet", "trustpoint")
+    for kind in kinds:
+        for name in sorted(_device_names(device, kind)):
+            key = ObjectKey(kind, name)
+            if key not in owned and key not in relied_on and ownership.manages(kind, name):
+                strays.append(key)
+    return strays
+
+
+def _removal(key: ObjectKey, device: DeviceConfig) -> ObjectChange:
+    """Return the change that removes a stray object, with the lines the device shows for it."""
+    if key.kind == "environment":
+        actual = [f"event manager environment {key.name} {mask_value(device.environment[key.name])}"]
+    elif key.kind == "applet" and key.name in device.applets:
+        actual = cli.applet_lines(device.applets[key.name])
+    elif key.kind == "trustpoint" and key.name in device.trustpoints:
+        actual = cli.trustpoint_lines(device.trustpoints[key.name])
+    else:
+        actual = [str(key), " ! unreadable"]
+    return ObjectChange(key, "remove", [], actual)
 
 
 def _compare_object(key: ObjectKey, value: object, device: DeviceConfig, profile: ReleaseProfile) -> ObjectChange:
