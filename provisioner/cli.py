@@ -12,16 +12,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
+from lxml import etree
 
 from models.errors import IntentError, ProvisionerError
 from models.intent import Intent, load_intent
 from models.inventory import Host, load_inventory
 from payloads import cli as cli_payloads
 from payloads.native_xml import render_config, to_text
-from payloads.releases import profile_for
+from payloads.releases import ReleaseProfile, profile_for
 from provisioner import logsafe
 from provisioner.engine import apply_device, plan_device
 
@@ -95,55 +96,108 @@ inventory_option = click.option(
     help="Inventory YAML with the devices to target. Default: a built-in lab device kept in ./lab-state.",
 )
 host_option = click.option("--host", "hosts", multiple=True, help="Inventory host name to target; repeatable. Default: every host.")
+accept_new_host_key_option = click.option(
+    "--accept-new-host-key", is_flag=True,
+    help="Record a device's SSH host key in the inventory's known_hosts file when none is recorded (trust on "
+    "first use). A key that differs from the recorded one is always refused.",
+)
+timeout_option = click.option("--timeout", "rpc_timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+                              help="Seconds to wait for the SSH connection and for each RPC reply.")
 
 
 @main.command()
 @intent_argument
 @click.option("--format", "output_format", type=click.Choice(["xml", "cli"]), default="xml", show_default=True,
               help="xml: the edit-config <config> payload; cli: the IOS configuration lines.")
-@click.option("--release", default="17.12", show_default=True, help="IOS XE release train whose YANG shape to render.")
-def render(intent: Path, output_format: str, release: str) -> None:
-    """Render INTENT offline; the SMTP password is always masked and need not be set."""
+@click.option("--release", default="17.12", show_default=True,
+              help="IOS XE release whose YANG shape to render: 17.9, 17.12, 17.15 or 17.18 (e.g. 17.18.1).")
+@click.option("--yang-dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="Cisco YANG of the release (or a folder of release folders such as 17181/) to validate the payload with libyang.")
+def render(intent: Path, output_format: str, release: str, yang_dir: Path | None) -> None:
+    """Render INTENT offline; the SMTP password is always masked and need not be set.
+
+    The xml format prints the edit-config payload; the lines no YANG model of the release
+    covers (the mail action, for one) follow as a comment, as they go through config-ios-cli-rpc.
+    """
     model = _load(intent, resolve_secrets=False)
     try:
         profile = profile_for(release)
     except ValueError as error:
         _fail(str(error))
-    if output_format == "xml":
-        click.echo(to_text(render_config(model, profile)), nl=False)
+    config = render_config(model, profile)
+    if yang_dir is not None:
+        _validate_payload(config, profile, yang_dir)
+    else:
+        click.echo(f"note: payload not validated against YANG (pass --yang-dir to check it for IOS XE {profile.name})", err=True)
+    if output_format == "cli":
+        click.echo("\n".join(cli_payloads.intent_lines(model)))
         return
-    click.echo("\n".join(cli_payloads.intent_lines(model)))
+    click.echo(to_text(config), nl=False)
+    unmodelled = cli_payloads.unmodelled_lines(model, profile)
+    if unmodelled:
+        # "--" may not appear inside an XML comment.
+        lines = "\n".join(f"  {line}".replace("--", "- -") for line in unmodelled)
+        click.echo(f"<!-- through Cisco-IOS-XE-cli-rpc:config-ios-cli-rpc after the commit:\n{lines}\n-->")
+
+
+def _validate_payload(config: etree._Element, profile: ReleaseProfile, yang_dir: Path) -> None:
+    from provisioner.validation import SchemaValidator, find_yang_folder
+
+    try:
+        validator = SchemaValidator(find_yang_folder(yang_dir, profile), profile.name)
+    except ProvisionerError as error:
+        _fail(str(error))
+    try:
+        problems = validator.problems(config)
+    finally:
+        validator.close()
+    if problems:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        _fail(f"the payload does not fit the YANG of IOS XE {profile.name} ({len(problems)} problem(s))")
+    click.echo(f"note: payload validated against the YANG of IOS XE {profile.name}", err=True)
 
 
 @main.command()
 @intent_argument
 @inventory_option
 @host_option
-def plan(intent: Path, inventory: Path | None, hosts: tuple[str, ...]) -> None:
+@click.option("--output", "output_format", type=click.Choice(["text", "json", "xml"]), default="text", show_default=True,
+              help="text: IOS CLI lines with + and - (coloured on a terminal); json or xml: the structured diff.")
+@accept_new_host_key_option
+@timeout_option
+def plan(intent: Path, inventory: Path | None, hosts: tuple[str, ...], output_format: str,
+         accept_new_host_key: bool, rpc_timeout: float) -> None:
     """Show what apply would change, as IOS CLI lines (exit 0 in sync, 2 changes, 1 error)."""
     model = _load(intent)
     with _inventory_or_lab(inventory) as inventory_path:
-        exit_code = _plan_hosts(model, _hosts(inventory_path, hosts))
+        exit_code = _plan_hosts(model, _hosts(inventory_path, hosts), output_format,
+                                accept_new_host_key=accept_new_host_key, rpc_timeout=rpc_timeout)
     sys.exit(exit_code)
 
 
-def _plan_hosts(model: Intent, targets: list[Host]) -> int:
+def _plan_hosts(model: Intent, targets: list[Host], output_format: str = "text", **session_options: Any) -> int:
+    from provisioner import plan_output
+
     exit_code = EXIT_OK
+    results = []
     for host in targets:
         try:
-            result = plan_device(model, host)
+            result = plan_output.DevicePlan(host.name, plan_device(model, host, **session_options))
         except ProvisionerError as error:
             click.echo(f"error: {error}", err=True)
+            result = plan_output.DevicePlan(host.name, error=str(error))
             exit_code = EXIT_ERROR
-            continue
-        if result.in_sync:
-            click.echo(f"{host.name}: in sync")
-            continue
-        click.echo(f"{host.name}: changes pending")
-        for line in result.render():
-            click.echo(f"  {line}")
-        if exit_code == EXIT_OK:
+        results.append(result)
+        if result.plan is not None and not result.plan.in_sync and exit_code == EXIT_OK:
             exit_code = EXIT_CHANGES
+        if output_format == "text" and result.plan is not None:
+            for line in plan_output.text_lines(result, colour=plan_output.colour_wanted()):
+                click.echo(line)
+    if output_format == "json":
+        click.echo(json.dumps(plan_output.plans_data(results), indent=2))
+    elif output_format == "xml":
+        click.echo(to_text(plan_output.plans_xml(results, model)), nl=False)
     return exit_code
 
 
@@ -151,29 +205,58 @@ def _plan_hosts(model: Intent, targets: list[Host]) -> int:
 @intent_argument
 @inventory_option
 @host_option
-@click.option("--sync-timeout", type=float, default=60.0, show_default=True,
+@click.option("--sync-timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
               help="Seconds to wait for the device's datastore to catch up after config-ios-cli-rpc.")
-def apply(intent: Path, inventory: Path | None, hosts: tuple[str, ...], sync_timeout: float) -> None:
-    """Apply INTENT, verify it with get-config, and restore the previous state on a mismatch."""
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="Seconds to keep retrying, with backoff, while another session holds a datastore lock.")
+@click.option("--save-config", is_flag=True,
+              help="After a verified apply, save running to startup (cisco-ia:save-config).")
+@click.option("--yang-dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="Cisco YANG of the device's release, or a folder of release folders (17121/, 17181/, ...): "
+                   "validate each edit with libyang before sending it.")
+@accept_new_host_key_option
+@timeout_option
+def apply(intent: Path, inventory: Path | None, hosts: tuple[str, ...], sync_timeout: float, lock_timeout: float,
+          save_config: bool, yang_dir: Path | None, accept_new_host_key: bool, rpc_timeout: float) -> None:
+    """Apply INTENT, verify it with get-config, and restore the previous state on any failure."""
     model = _load(intent)
     with _inventory_or_lab(inventory) as inventory_path:
-        exit_code = _apply_hosts(model, _hosts(inventory_path, hosts), sync_timeout)
+        exit_code = _apply_hosts(
+            model, _hosts(inventory_path, hosts), sync_timeout, lock_timeout=lock_timeout, save_config=save_config,
+            accept_new_host_key=accept_new_host_key, rpc_timeout=rpc_timeout, yang_dir=yang_dir,
+        )
     sys.exit(exit_code)
 
 
-def _apply_hosts(model: Intent, targets: list[Host], sync_timeout: float) -> int:
+def _apply_hosts(model: Intent, targets: list[Host], sync_timeout: float, **options: Any) -> int:
     exit_code = EXIT_OK
     for host in targets:
-        result = apply_device(model, host, sync_timeout=sync_timeout)
+        result = apply_device(model, host, sync_timeout=sync_timeout, **options)
         if result.error is not None:
             click.echo(f"error: {result.error}", err=True)
+            click.echo(f"{host.name}: failed, configuration {_OUTCOME_TEXT[result.outcome]}", err=True)
+            for note in result.notes:
+                click.echo(f"  note: {note}", err=True)
             exit_code = EXIT_ERROR
             continue
         state = "changed" if result.changed else "in sync, nothing sent"
         click.echo(f"{host.name}: {state}")
         for report in result.objects:
             click.echo(f"  {report.outcome:9} {report.name}  [verified by {report.verified_by}]")
+        for note in result.notes:
+            click.echo(f"  note: {note}")
+        if result.unsaved:
+            click.echo("  note: the configuration is not saved to startup; run again with --save-config "
+                       "or save it on the device (`copy running-config startup-config`)")
     return exit_code
+
+
+_OUTCOME_TEXT = {
+    "unchanged": "unchanged (nothing was committed)",
+    "applied": "applied and verified",
+    "rolled-back": "rolled back to its state before apply",
+    "unknown": "UNKNOWN: check the device",
+}
 
 
 @main.command()
@@ -207,10 +290,14 @@ def schema() -> None:
 
 def _register_subcommands() -> None:
     from provisioner.certs.command import certs
+    from provisioner.check import check
+    from provisioner.importer import import_command
     from provisioner.lab.command import lab
 
     main.add_command(lab)
     main.add_command(certs)
+    main.add_command(check)
+    main.add_command(import_command)
 
 
 _register_subcommands()

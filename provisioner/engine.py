@@ -1,27 +1,45 @@
 """Plan and apply an intent on one device over NETCONF.
 
-The apply flow, for devices that advertise ``:candidate`` (IOS XE advertises it, but never
-``:confirmed-commit``, and cisco-ia has no confirm RPC):
+The apply flow. IOS XE advertises ``:candidate`` (once ``netconf-yang feature
+candidate-datastore`` is configured) but never ``:confirmed-commit``, and cisco-ia has no
+confirm RPC:
 
-1. lock running, then candidate, and read the owned objects (the snapshot);
+1. lock running, then candidate (retrying with backoff while another session holds a lock),
+   and read the owned objects (the snapshot);
 2. stop here, unlocking, if the device already matches the intent;
-3. edit-config on candidate, validate, commit (discard-changes after any failure);
-4. config-ios-cli-rpc for the lines no YANG model covers (the mail action). IOS XE applies
-   them outside the NETCONF transaction, so they go after the commit: the environment
-   variables and trustpoints the mail action needs then already exist;
+3. edit-config on candidate, validate, commit (discard-changes after a refusal). Without
+   ``:candidate`` the edit goes to running with ``error-option rollback-on-error`` instead;
+4. config-ios-cli-rpc for the lines no YANG model covers (mail actions, certificate bodies),
+   ending with the digest marker variable;
 5. poll ``cisco-ia:is-syncing`` until the native datastore has caught up with that CLI;
-6. get-config and compare every owned object; on a mismatch restore the snapshot and verify it;
-7. unlock candidate and running, always.
+6. get-config (and pki-oper for certificates) and compare every owned object and the digest;
+7. with ``save_config``, ``cisco-ia:save-config``, only after step 6 passed;
+8. unlock, always.
+
+Why this order. IOS XE applies config-ios-cli-rpc lines at once, outside the NETCONF
+transaction, so they can neither be committed with the modelled part nor be rolled back by it.
+The mail action names environment variables (``$_email_server``) and a certificate body names its
+trustpoint, so the lines go only after the commit that created them. A failure before the
+commit (or a refused edit of running) leaves running untouched: the device drops an uncommitted
+candidate when the session that locked it ends. Any failure after it restores the snapshot in
+one write, from a new session when the first one dropped. That write also rewrites every applet
+and trustpoint the cli-rpc wrote into. Rewriting an applet through NETCONF drops its CLI-only
+actions, so no mail action outlives a variable that the restore removes. The restore then
+deletes the digest marker, so the next apply sends the lines again. ``ApplyResult.outcome``
+names the state in which the owned configuration ended.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
@@ -32,26 +50,31 @@ from models.intent import Intent
 from models.inventory import Host
 from payloads import cli
 from payloads import namespaces as ns
-from payloads.filters import owned_filter, pki_oper_filter
+from payloads.filters import intent_filter, owned_filter, pki_oper_filter
 from payloads.native_xml import NativeBuilder, owned_objects, render_edit
 from payloads.objects import ObjectKey
 from payloads.readback import read_config, read_pki_oper
+from payloads.releases import ReleaseProfile
 from provisioner import logsafe
-from provisioner.diff import Plan, compare
+from provisioner.diff import Plan, compare, edit_items
 from provisioner.errors import (
     DeviceError,
     DeviceRefusedError,
+    DeviceUnreachableError,
+    LockHeldError,
     ProvisionerError,
     RpcErrorInfo,
     VerificationError,
 )
-from payloads.releases import ReleaseProfile
 from provisioner.releases import release_profile
-from provisioner.transport.netconf import CANDIDATE, NetconfSession
+from provisioner.transport.netconf import CANDIDATE, Datastore, NetconfSession
+from provisioner.validation import SchemaValidator, find_yang_folder
 
 logger = logging.getLogger(__name__)
 
 SessionFactory = Callable[[Host], NetconfSession]
+Outcome = Literal["unchanged", "applied", "rolled-back", "unknown"]
+Mode = Literal["candidate", "running"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +82,7 @@ class ObjectReport:
     """The outcome of apply for one object, and the check that confirmed it."""
 
     name: str
-    outcome: Literal["added", "changed", "unchanged", "pushed"]
+    outcome: Literal["added", "changed", "removed", "unchanged", "pushed"]
     verified_by: str
 
 
@@ -72,8 +95,14 @@ class ApplyResult:
         plan: what differed before the apply.
         changed: whether anything was sent to the device.
         objects: per object, what happened and how it was verified.
-        error: the error that stopped the apply, if any; the device then has its previous
-            owned configuration back unless the message says the restore failed.
+        error: the error that stopped the apply, if any.
+        outcome: the state of the owned modelled configuration at the end. ``unchanged``: as
+            before, nothing committed. ``applied``: the intent, verified. ``rolled-back``:
+            changed, then restored from the snapshot and verified. ``unknown``: the restore
+            failed or could not be verified (see ``notes``).
+        datastore: ``candidate`` or ``running``: where the edit went (None before the hello).
+        notes: what was verified and how, what was not and why, in order.
+        saved: running was saved to startup after verification (``--save-config``).
     """
 
     device: str
@@ -81,41 +110,99 @@ class ApplyResult:
     changed: bool = False
     objects: list[ObjectReport] = field(default_factory=list)
     error: ProvisionerError | None = None
+    outcome: Outcome = "unchanged"
+    datastore: Mode | None = None
+    notes: list[str] = field(default_factory=list)
+    saved: bool = False
 
     @property
     def failed(self) -> bool:
         """True when the apply stopped with an error."""
         return self.error is not None
 
+    @property
+    def unsaved(self) -> bool:
+        """True when this apply changed running and did not save it to startup."""
+        return self.outcome == "applied" and self.changed and not self.saved
 
-def _default_session(host: Host) -> NetconfSession:
-    return NetconfSession(host)
+
+def _default_session(host: Host, *, timeout: float = 30.0, accept_new_host_key: bool = False) -> NetconfSession:
+    return NetconfSession(host, timeout=timeout, accept_new_host_key=accept_new_host_key)
 
 
-def plan_device(intent: Intent, host: Host, *, session_factory: SessionFactory = _default_session) -> Plan:
+def plan_device(
+    intent: Intent,
+    host: Host,
+    *,
+    session_factory: SessionFactory | None = None,
+    rpc_timeout: float = 30.0,
+    accept_new_host_key: bool = False,
+) -> Plan:
     """Read the owned objects from the device with one get-config and compare them with the intent.
 
     Raises:
         DeviceError: the device could not be reached or refused the read.
     """
     logsafe.register_secrets(intent.secrets())
-    with session_factory(host) as session:
+    factory = session_factory or functools.partial(
+        _default_session, timeout=rpc_timeout, accept_new_host_key=accept_new_host_key
+    )
+    with factory(host) as session:
         profile = release_profile(session)
-        data = session.get_config("running", owned_filter(owned_objects(intent)))
+        data = session.get_config("running", intent_filter(intent))
     return compare(intent, read_config(data), profile)
 
 
 @contextmanager
-def _locked(session: NetconfSession) -> Iterator[None]:
-    session.lock("running")
+def _locked(session: NetconfSession, mode: Mode, lock_timeout: float) -> Iterator[None]:
+    """Lock running, then candidate in candidate mode; unlock in reverse order, always."""
+    targets: list[Datastore] = ["running", "candidate"] if mode == "candidate" else ["running"]
+    held: list[Datastore] = []
     try:
-        session.lock("candidate")
-        try:
-            yield
-        finally:
-            _quietly(session, "unlock candidate", lambda: session.unlock("candidate"))
+        for target in targets:
+            _lock_with_retry(session, target, lock_timeout)
+            held.append(target)
+        yield
     finally:
-        _quietly(session, "unlock running", lambda: session.unlock("running"))
+        for target in reversed(held):
+            _quietly(session, f"unlock {target}", lambda target=target: session.unlock(target))  # type: ignore[misc]
+
+
+_SESSION_ID = re.compile(r"session-id>\s*(\d+)\s*<")
+
+
+def _lock_holder(error: DeviceRefusedError) -> str | None:
+    """Return the session id named in a lock-denied rpc-error's error-info, if any."""
+    for info in error.errors:
+        match = _SESSION_ID.search(info.info or "")
+        if match:
+            return match.group(1)
+    return None
+
+
+def _lock_with_retry(session: NetconfSession, target: Datastore, timeout: float) -> None:
+    """Lock ``target``; while another session holds it, retry with backoff for up to ``timeout`` s.
+
+    Raises:
+        LockHeldError: the lock was still held when the time was up.
+        DeviceRefusedError: the lock failed for another reason.
+    """
+    started = time.monotonic()
+    delay = 0.05
+    while True:
+        try:
+            session.lock(target)
+            return
+        except DeviceRefusedError as error:
+            # RFC 6241 names lock-denied; some servers answer in-use for a datastore being written.
+            if not any(info.error_tag in ("lock-denied", "in-use") for info in error.errors):
+                raise
+            waited = time.monotonic() - started
+            if waited >= timeout:
+                raise LockHeldError(session.name, target, _lock_holder(error), round(waited, 1), error.errors) from None
+            logger.info("%s: %s is locked by session %s; retrying in %.2f s", session.name, target, _lock_holder(error), delay)
+            time.sleep(min(delay, max(timeout - waited, 0.0)))
+            delay = min(delay * 2, 2.0)
 
 
 def _quietly(session: NetconfSession, what: str, step: Callable[[], None]) -> None:
@@ -129,70 +216,318 @@ def apply_device(
     intent: Intent,
     host: Host,
     *,
-    session_factory: SessionFactory = _default_session,
+    session_factory: SessionFactory | None = None,
     sync_timeout: float = 60.0,
+    rpc_timeout: float = 30.0,
+    lock_timeout: float = 30.0,
+    accept_new_host_key: bool = False,
+    save_config: bool = False,
+    yang_dir: Path | None = None,
 ) -> ApplyResult:
-    """Make the device hold the intent, verify it, and restore the previous state on a mismatch.
+    """Make the device hold the intent, verify it, and restore the previous state on a failure.
+
+    Args:
+        intent: what the device must hold.
+        host: the device.
+        session_factory: opens sessions; by default a :class:`NetconfSession` with
+            ``rpc_timeout`` and ``accept_new_host_key``.
+        sync_timeout: seconds to wait for ``cisco-ia:is-syncing`` after config-ios-cli-rpc.
+        rpc_timeout: seconds to wait for each RPC reply.
+        lock_timeout: seconds to keep retrying, with backoff, while another session holds a lock.
+        accept_new_host_key: record an unknown host key in known_hosts (trust on first use).
+        save_config: after a verified apply, save running to startup (``cisco-ia:save-config``).
+        yang_dir: Cisco YANG of the device's release, or a folder of release folders. When it
+            is given, libyang validates the edit first, and an invalid edit is not sent.
 
     Returns an ApplyResult; device errors are reported in ``result.error``, not raised, so that a
-    caller handling many devices gets one result per device.
+    caller handling many devices gets one result per device. ``result.outcome`` says in which
+    state the owned configuration ended and ``result.notes`` what was verified and how.
+    Thread-safe: each call uses its own sessions.
     """
     logsafe.register_secrets(intent.secrets())
+    factory = session_factory or functools.partial(
+        _default_session, timeout=rpc_timeout, accept_new_host_key=accept_new_host_key
+    )
     result = ApplyResult(device=host.name)
-    keys = list(owned_objects(intent))
+    run = _Apply(
+        intent, host, factory, result,
+        sync_timeout=sync_timeout, lock_timeout=lock_timeout, save_config=save_config, yang_dir=yang_dir,
+    )
     try:
-        with session_factory(host) as session:
-            if CANDIDATE not in session.capabilities:
-                # TODO: apply on running with rollback-on-error for devices without :candidate.
-                raise DeviceRefusedError(
-                    host.name,
-                    "hello",
-                    [],
-                    hint="the device does not advertise :candidate; enable it with "
-                    "`netconf-yang feature candidate-datastore` (running-only apply is not implemented yet)",
-                )
-            with _locked(session):
-                _apply_locked(session, intent, keys, result, sync_timeout)
+        run.execute()
     except ProvisionerError as error:
         result.error = error
-        logger.error("%s: apply failed: %s", host.name, error)
+        logger.error("%s: apply failed (%s): %s", host.name, result.outcome, error)
     return result
 
 
-def _apply_locked(session: NetconfSession, intent: Intent, keys: list[ObjectKey], result: ApplyResult, sync_timeout: float) -> None:
-    profile = release_profile(session)
-    snapshot = session.get_config("running", owned_filter(keys))
-    plan = compare(intent, read_config(snapshot), profile)
-    result.plan = plan
-    if plan.in_sync:
-        result.objects = _reports(plan)
-        logger.info("%s: in sync, nothing sent", session.name)
-        return
+class _Mismatch(Exception):
+    """Verification found differences; carries them to the rollback."""
 
-    values = owned_objects(intent)
-    edits = [(change.key, values[change.key], "replace") for change in plan.modelled_changes]
-    if edits:
-        result.changed = True
-        _commit(session, render_edit(edits, profile, reveal=True))
+    def __init__(self, differences: list[str]) -> None:
+        super().__init__("; ".join(differences))
+        self.differences = differences
 
-    if plan.cli_needed:
-        result.changed = True
+
+def _cli_keys(intent: Intent, plan: Plan) -> set[ObjectKey]:
+    """The applets and trustpoints that the config-ios-cli-rpc lines of ``plan`` write into."""
+    keys = {ObjectKey("applet", line.split()[3]) for line in plan.cli_lines if line.startswith("event manager applet ")}
+    keys |= {ObjectKey("trustpoint", trustpoint.name) for trustpoint in intent.trustpoints if trustpoint.ca_der is not None}
+    return keys
+
+
+class _Apply:
+    """One apply on one device: the steps, what was sent so far, and the way back.
+
+    ``touched`` turns true once running may differ from the snapshot: a commit (or, without
+    candidate, an edit of running) was sent and not refused, or the cli-rpc was sent. Until
+    then a failure leaves running as it was, because the device drops an uncommitted candidate
+    when the session that locked it ends (RFC 6241 section 7.5), and an edit of running with
+    rollback-on-error that is refused changes nothing.
+    """
+
+    def __init__(
+        self, intent: Intent, host: Host, factory: SessionFactory, result: ApplyResult, *,
+        sync_timeout: float, lock_timeout: float, save_config: bool, yang_dir: Path | None = None,
+    ) -> None:
+        self.intent = intent
+        self.host = host
+        self.factory = factory
+        self.result = result
+        self.sync_timeout = sync_timeout
+        self.lock_timeout = lock_timeout
+        self.save_config = save_config
+        self.yang_dir = yang_dir
+        self.keys = list(owned_objects(intent))
+        self.mode: Mode = "candidate"
+        self.snapshot: etree._Element | None = None
+        self.plan: Plan | None = None
+        self.touched = False
+        self.cli_sent = False
+        self.verified = False
+        self.settled = False
+        self.recovery_needed = False
+
+    # The forward path
+
+    def execute(self) -> None:
+        failure: DeviceError | None = None
+        differences: list[str] | None = None
         try:
+            with self.factory(self.host) as session:
+                self.mode = "candidate" if CANDIDATE in session.capabilities else "running"
+                self.result.datastore = self.mode
+                with _locked(session, self.mode, self.lock_timeout):
+                    try:
+                        self._apply(session)
+                    except _Mismatch as mismatch:
+                        differences = mismatch.differences
+                        self._rollback(session, "verification found differences")
+                    except DeviceRefusedError as error:
+                        failure = error
+                        if self.touched and not self.verified:
+                            self._rollback(session, f"{error.operation} failed")
+        except DeviceError as error:
+            # A drop, a timeout or a refused lock; a drop during the rollback is handled there.
+            failure = failure or error
+        if (failure is not None or differences is not None) and self.touched and not self.verified and not self.settled:
+            self._recover(failure)
+        self._summarise(failure)
+        if differences is not None:
+            raise VerificationError(self.host.name, differences, self.result.outcome == "rolled-back")
+        if failure is not None:
+            raise failure
+
+    def _apply(self, session: NetconfSession) -> None:
+        intent, result = self.intent, self.result
+        profile = release_profile(session)
+        self.snapshot = session.get_config("running", intent_filter(intent))
+        plan = compare(intent, read_config(self.snapshot), profile)
+        self.plan = result.plan = plan
+        # Pruned objects join the owned keys, so verification checks they are gone and a restore
+        # puts them back from the snapshot.
+        self.keys.extend(change.key for change in plan.removals)
+        if plan.in_sync:
+            self.verified = True
+            result.objects = _reports(plan)
+            result.outcome = "unchanged"
+            result.notes.append("the device already held the intent (read with get-config): nothing was sent")
+            logger.info("%s: in sync, nothing sent", session.name)
+            self._save(session)
+            return
+
+        edits = edit_items(plan, intent)
+        if edits:
+            config = render_edit(edits, profile, reveal=True)
+            self._check_schema(config, profile)
+            result.changed = True
+            self._write(session, config)
+
+        if plan.cli_needed:
+            # After the write, so the variables and trustpoints the lines name already exist.
+            result.changed = True
+            self.touched = self.cli_sent = True
             _cli_rpc(session, cli.cli_rpc_text(plan.cli_lines))
-        except DeviceError:
-            _restore(session, snapshot, keys)
+            _wait_for_sync(session, self.sync_timeout)
+
+        differences = _differences(session, intent, self.keys, plan, profile)
+        certificates = _certificate_checks(session, intent)
+        differences.extend(problem for problem in certificates.values() if problem.startswith("/"))
+        if differences:
+            raise _Mismatch(differences)
+        self.verified = True
+        result.objects = _reports(plan, certificates)
+        result.outcome = "applied"
+        result.notes.append(f"applied through {self.mode} and verified with get-config (per object below)")
+        logger.info("%s: applied and verified", session.name)
+        self._save(session)
+
+    def _check_schema(self, config: etree._Element, profile: ReleaseProfile) -> None:
+        """Validate the edit against the release's YANG, or note in the result that it was not validated."""
+        if self.yang_dir is None:
+            self.result.notes.append(
+                f"the edit was not validated against YANG before sending (no YANG folder for IOS XE {profile.name} given)"
+            )
+            return
+        # NOTE: a libyang context is built per apply (about a third of a second); fleets may want to share one.
+        validator = SchemaValidator(find_yang_folder(self.yang_dir, profile), profile.name)
+        try:
+            validator.check(config)
+        finally:
+            validator.close()
+        self.result.notes.append(f"the edit was validated against the YANG of IOS XE {profile.name} before sending")
+
+    def _write(self, session: NetconfSession, config: etree._Element) -> None:
+        """Send the modelled edit: through candidate with commit, or to running."""
+        if self.mode == "running":
+            self.touched = True
+            try:
+                session.edit_config("running", config, error_option="rollback-on-error")
+            except DeviceRefusedError:
+                # rollback-on-error: a refused edit leaves running as it was.
+                self.touched = self.cli_sent
+                raise
+            return
+        try:
+            session.edit_config("candidate", config, error_option="rollback-on-error")
+            session.validate("candidate")
+        except DeviceRefusedError:
+            _quietly(session, "discard-changes", session.discard_changes)
             raise
-        _wait_for_sync(session, sync_timeout)
+        self.touched = True
+        try:
+            session.commit()
+        except DeviceRefusedError:
+            self.touched = self.cli_sent
+            _quietly(session, "discard-changes", session.discard_changes)
+            raise
 
-    differences = _differences(session, intent, keys, plan, profile)
-    certificates = _certificate_checks(session, intent)
-    differences.extend(problem for problem in certificates.values() if problem.startswith("/"))
-    if differences:
-        restored = _restore_and_verify(session, snapshot, keys)
-        raise VerificationError(session.name, differences, restored)
+    def _save(self, session: NetconfSession) -> None:
+        if not self.save_config:
+            return
+        reply = session.rpc("save-config", etree.Element(f"{{{ns.CISCO_IA}}}save-config", nsmap={None: ns.CISCO_IA}))
+        # cisco-ia answers with <result>, not <ok/>; its text is the only sign of success.
+        text = (reply.findtext(f".//{{{ns.CISCO_IA}}}result") or "").strip()
+        if "success" not in text.lower():
+            raise DeviceRefusedError(
+                session.name, "save-config", [RpcErrorInfo("application", "operation-failed", "error", None, text or "no result", None)],
+                hint="running holds the verified configuration but it is not saved; save it with `copy running-config startup-config`",
+            )
+        self.result.saved = True
+        self.result.notes.append(f"saved running to startup with cisco-ia:save-config ({text})")
 
-    result.objects = _reports(plan, certificates)
-    logger.info("%s: applied and verified", session.name)
+    # The way back
+
+    def _restore_plan(self) -> tuple[list[ObjectKey], bool]:
+        """Return the objects to put back from the snapshot, and whether to delete the digest.
+
+        Only objects the apply may have changed go back. Applets and trustpoints that the cli-rpc
+        wrote into go back too: restoring them drops the lines it added, so a mail action can
+        never outlive a variable or trustpoint that the same restore removes. Rewriting them
+        drops earlier cli-rpc lines as well, so the digest is deleted: the next apply sends
+        them again instead of trusting a digest that no longer describes the device.
+        """
+        assert self.plan is not None
+        changed = {change.key for change in self.plan.modelled_changes}
+        cli_keys = _cli_keys(self.intent, self.plan)
+        if self.cli_sent:
+            changed |= cli_keys
+        keys = [key for key in self.keys if key in changed]
+        return keys, self.cli_sent or bool(changed & cli_keys)
+
+    def _rollback(self, session: NetconfSession, reason: str) -> None:
+        """Restore the snapshot in this session; on a drop, leave it to ``_recover``."""
+        try:
+            self._restore_and_verify(session)
+        except DeviceUnreachableError as error:
+            logger.error("%s: the session dropped while restoring (%s): %s", session.name, reason, error)
+            self.recovery_needed = True
+        except DeviceError as error:
+            self._unknown(f"restoring the snapshot failed: {error}")
+
+    def _recover(self, failure: DeviceError | None) -> None:
+        """Open a new session, lock, and restore the snapshot; the old session is gone."""
+        logger.warning("%s: reconnecting to restore the configuration held before apply", self.host.name)
+        try:
+            with self.factory(self.host) as session:
+                with _locked(session, self.mode, self.lock_timeout):
+                    try:
+                        _wait_for_sync(session, self.sync_timeout)
+                    except DeviceRefusedError as error:
+                        logger.warning("%s: restoring while the device still syncs: %s", session.name, error)
+                    self._restore_and_verify(session)
+                    self.result.notes.append("the first session was lost; a new session restored the snapshot")
+        except DeviceError as error:
+            self._unknown(f"a new session to restore the snapshot failed: {error}")
+
+    def _restore_and_verify(self, session: NetconfSession) -> None:
+        assert self.snapshot is not None
+        keys, drop_digest = self._restore_plan()
+        _restore(session, self.mode, self.snapshot, keys, drop_digest)
+        data = session.get_config("running", owned_filter(keys))
+        wrong = [
+            str(key) for key in keys
+            if _canonical(_owned_element(data, key)) != _canonical(_owned_element(self.snapshot, key))
+        ]
+        digest = ObjectKey("environment", CLI_DIGEST_VARIABLE)
+        if drop_digest and _owned_element(data, digest) is not None:
+            wrong.append(str(digest))
+        if wrong:
+            self._unknown(f"after the restore get-config still differs from the snapshot in {', '.join(wrong)}")
+            return
+        self.settled = True
+        self.result.outcome = "rolled-back"
+        restored = ", ".join(str(key) for key in keys) or "nothing"
+        self.result.notes.append(f"restored from the snapshot and verified with get-config: {restored}")
+        if drop_digest:
+            self.result.notes.append(
+                "the restore rewrote the applets and trustpoints that config-ios-cli-rpc writes into, which drops "
+                f"their mail actions and certificates; {CLI_DIGEST_VARIABLE} was deleted so the next apply sends them again"
+            )
+
+    def _unknown(self, why: str) -> None:
+        self.settled = True
+        self.result.outcome = "unknown"
+        self.result.notes.append(f"{why}; run `provisioner plan` to see what the device holds")
+
+    def _summarise(self, failure: DeviceError | None) -> None:
+        """Say what the failure left, when nothing else has."""
+        notes = self.result.notes
+        if failure is None or self.verified or self.settled:
+            if self.verified and failure is not None:
+                notes.append(f"not saved: {failure}")
+            return
+        self.result.outcome = "unchanged"
+        if self.snapshot is None:
+            notes.append("nothing was changed: the apply stopped before it read the device")
+        elif self.mode == "candidate":
+            notes.append(
+                "nothing was committed: running keeps its previous configuration (an uncommitted candidate "
+                "is discarded, and dropped with the session that locked it)"
+            )
+        else:
+            notes.append("running keeps its previous configuration: the edit was refused as a whole (rollback-on-error)")
+        notes.append("not verified: the intended configuration, because it was not applied")
 
 
 def _reports(plan: Plan, certificates: dict[str, str] | None = None) -> list[ObjectReport]:
@@ -201,7 +536,7 @@ def _reports(plan: Plan, certificates: dict[str, str] | None = None) -> list[Obj
     Args:
         certificates: trustpoint name -> how its CA certificate was verified.
     """
-    outcomes = {"add": "added", "change": "changed", "unchanged": "unchanged"}
+    outcomes = {"add": "added", "change": "changed", "remove": "removed", "unchanged": "unchanged"}
     reports = [ObjectReport(str(change.key), outcomes[change.kind], "get-config") for change in plan.changes]  # type: ignore[arg-type]
     how = "cli-rpc digest (get-config cannot show these lines; the digest proves the RPC ran to its end)"
     outcome = "pushed" if plan.cli_needed else "unchanged"
@@ -248,17 +583,6 @@ def _certificate_checks(session: NetconfSession, intent: Intent) -> dict[str, st
     return verdicts
 
 
-def _commit(session: NetconfSession, config: etree._Element) -> None:
-    """Edit candidate, validate and commit; discard the candidate after any failure."""
-    try:
-        session.edit_config("candidate", config, error_option="rollback-on-error")
-        session.validate("candidate")
-        session.commit()
-    except DeviceError:
-        _quietly(session, "discard-changes", session.discard_changes)
-        raise
-
-
 def _cli_rpc(session: NetconfSession, text: str) -> None:
     body = etree.Element(f"{{{ns.CLI_RPC}}}config-ios-cli-rpc", nsmap={None: ns.CLI_RPC})
     etree.SubElement(body, f"{{{ns.CLI_RPC}}}config-clis").text = text
@@ -270,7 +594,8 @@ def _cli_rpc(session: NetconfSession, text: str) -> None:
             session.name,
             "config-ios-cli-rpc",
             [RpcErrorInfo("application", "operation-failed", "error", f"line {line_number}", error_string, None)],
-            hint="the NETCONF part was restored; fix the line and run apply again",
+            hint="IOS XE keeps the lines before the failing one; apply restores the snapshot, "
+            "which removes them with their applets",
         )
 
 
@@ -283,11 +608,13 @@ def _wait_for_sync(session: NetconfSession, timeout: float) -> None:
         text = (reply.findtext(f".//{{{ns.CISCO_IA}}}result") or "").lower()
         if "no sync" in text or "in progress" not in text:
             return
-        if time.monotonic() >= deadline:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             raise DeviceRefusedError(
-                session.name, "is-syncing", [], hint=f"the datastore was still syncing after {timeout:g} s; run apply again later"
+                session.name, "is-syncing", [], hint=f"the datastore was still syncing after {timeout:g} s, so get-config "
+                "could not be trusted to show the change; raise --sync-timeout or run apply again later"
             )
-        time.sleep(delay)
+        time.sleep(min(delay, remaining))
         delay = min(delay * 2, 2.0)
 
 
@@ -319,12 +646,27 @@ def _owned_element(data: etree._Element, key: ObjectKey) -> etree._Element | Non
     return found[0] if found else None
 
 
-def _restore(session: NetconfSession, snapshot: etree._Element, keys: list[ObjectKey]) -> None:
-    """Put every owned object back as the snapshot had it, from the raw XML, through candidate."""
+def _write_quietly_discarding(session: NetconfSession, mode: Mode, config: etree._Element) -> None:
+    """Write a restore: candidate + validate + commit (discard after a refusal), or running."""
+    if mode == "running":
+        session.edit_config("running", config, error_option="rollback-on-error")
+        return
+    try:
+        session.edit_config("candidate", config, error_option="rollback-on-error")
+        session.validate("candidate")
+        session.commit()
+    except DeviceRefusedError:
+        _quietly(session, "discard-changes", session.discard_changes)
+        raise
+
+
+def _restore(session: NetconfSession, mode: Mode, snapshot: etree._Element, keys: list[ObjectKey], drop_digest: bool) -> None:
+    """Put the given owned objects back as the snapshot had them, from the raw XML, in one write."""
     builder = NativeBuilder()
-    for key in [*keys, ObjectKey("environment", CLI_DIGEST_VARIABLE)]:
+    removals = [*keys, ObjectKey("environment", CLI_DIGEST_VARIABLE)] if drop_digest else keys
+    for key in removals:
         parent = builder.pki if key.kind == "trustpoint" else builder.manager
-        element = _owned_element(snapshot, key)
+        element = None if key.name == CLI_DIGEST_VARIABLE and key.kind == "environment" else _owned_element(snapshot, key)
         if element is None:
             render_edit_into = render_edit([(key, None, "remove")])
             parent.append(_owned_element(render_edit_into, key))  # type: ignore[arg-type]
@@ -332,7 +674,7 @@ def _restore(session: NetconfSession, snapshot: etree._Element, keys: list[Objec
         copy = etree.fromstring(etree.tostring(element))
         copy.set(f"{{{ns.NETCONF_BASE}}}operation", "replace")
         parent.append(copy)
-    _commit(session, builder.root)
+    _write_quietly_discarding(session, mode, builder.root)
     logger.warning("%s: restored the owned configuration from the snapshot", session.name)
 
 
@@ -341,14 +683,3 @@ def _canonical(element: etree._Element | None) -> object:
         return None
     children = sorted((_canonical(child) for child in element), key=lambda item: str(item[0]))  # type: ignore[index]
     return (element.tag, (element.text or "").strip(), children)
-
-
-def _restore_and_verify(session: NetconfSession, snapshot: etree._Element, keys: list[ObjectKey]) -> bool:
-    try:
-        _restore(session, snapshot, keys)
-        data = session.get_config("running", owned_filter(keys))
-    except DeviceError as error:
-        logger.error("%s: restoring the snapshot failed: %s", session.name, error)
-        return False
-    all_keys = [*keys, ObjectKey("environment", CLI_DIGEST_VARIABLE)]
-    return all(_canonical(_owned_element(data, key)) == _canonical(_owned_element(snapshot, key)) for key in all_keys)

@@ -9,6 +9,7 @@
         ├── DeviceUnreachableError  connect, authentication, timeout
         │   └── HostKeyError        host key unknown or different from known_hosts
         └── DeviceRefusedError      rpc-error; carries the operation and the rpc-error fields
+            ├── LockHeldError       another session kept the lock past the retry limit
             └── VerificationError   the device does not hold what was committed
 """
 
@@ -25,6 +26,7 @@ __all__ = [
     "HostKeyError",
     "InputError",
     "IntentError",
+    "LockHeldError",
     "Problem",
     "ProvisionerError",
     "RpcErrorInfo",
@@ -77,8 +79,36 @@ class DeviceRefusedError(DeviceError):
         self.operation = operation
         self.errors = errors
         details = "; ".join(str(error) for error in errors) or "no details"
+        # Device messages often end with a period already ("% Incomplete command.").
+        details = details.rstrip(".")
         suffix = f". {hint}" if hint else ""
         super().__init__(device, f"{operation} failed: {details}{suffix}")
+
+
+class LockHeldError(DeviceRefusedError):
+    """Another session held a datastore lock for longer than apply was willing to wait.
+
+    Attributes:
+        datastore: the datastore that could not be locked.
+        holder: the session id the device named in the rpc-error's error-info; ``"0"`` means no
+            NETCONF session (IOS XE uses it for a CLI session or for uncommitted candidate
+            changes), None when the device did not say.
+    """
+
+    def __init__(self, device: str, datastore: str, holder: str | None, waited: float, errors: list[RpcErrorInfo]) -> None:
+        self.datastore = datastore
+        self.holder = holder
+        if holder is None:
+            who = "another session (the device did not say which)"
+        elif holder == "0":
+            who = "no NETCONF session (session id 0: a CLI user, a sync, or uncommitted candidate changes)"
+        else:
+            who = f"NETCONF session {holder}"
+        hint = (
+            f"the {datastore} datastore is locked by {who}; gave up after {waited:g} s. Wait for that "
+            "session to finish, raise --lock-timeout, or end that session on the device"
+        )
+        super().__init__(device, f"lock {datastore}", errors, hint=hint)
 
 
 class VerificationError(DeviceRefusedError):

@@ -198,6 +198,8 @@ class DeviceState:
 
     def is_syncing(self) -> bool:
         """True while a sync window is open; closes an expired window."""
+        if self.faults.keep_syncing:
+            return True
         if self._sync_until and time.monotonic() >= self._sync_until:
             self._sync_until = 0.0
             self._sync_snapshot = None

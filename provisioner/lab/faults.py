@@ -25,13 +25,48 @@ class Faults:
             reply to this many RPCs.
         fail_operations: RPC local name (e.g. ``"commit"``) to the error-tag the device sends
             instead of running it, e.g. ``{"commit": "operation-failed"}``.
+        drop_on: ``(operation, n)``: the device runs the nth RPC of that local name (counted
+            over all sessions from when it was set with ``drop_session_after``), then closes
+            that session's SSH connection without sending the reply, and clears the setting.
+            The client cannot tell whether the RPC ran, which is the hard case for it.
+        fail_cli_line: config-ios-cli-rpc applies the lines before this 1-based line number
+            and fails with invalid input at it, as IOS XE stops at the first bad line.
+        keep_syncing: ``cisco-ia:is-syncing`` reports a sync in progress for as long as it is set.
+        reject_logins: SSH password authentication fails for every login.
     """
 
     mutate_after_commit: list[tuple[str, str]] = field(default_factory=list)
     latency_ms: int = 0
     drop_after_rpcs: int | None = None
     fail_operations: dict[str, str] = field(default_factory=dict)
+    drop_on: tuple[str, int] | None = None
+    fail_cli_line: int | None = None
+    keep_syncing: bool = False
+    reject_logins: bool = False
+    _drop_seen: int = field(default=0, repr=False, compare=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def drop_session_after(self, operation: str, nth: int = 1) -> None:
+        """Drop the session that sends the nth RPC named ``operation`` from now, once.
+
+        The RPC runs; its reply is never sent. See ``drop_on``.
+        """
+        if nth < 1:
+            raise ValueError(f"nth must be 1 or more, got {nth}")
+        with self.lock:
+            self.drop_on = (operation, nth)
+            self._drop_seen = 0
+
+    def take_drop(self, operation: str) -> bool:
+        """Count one RPC named ``operation``; return True when its session must drop now."""
+        with self.lock:
+            if self.drop_on is None or self.drop_on[0] != operation:
+                return False
+            self._drop_seen += 1
+            if self._drop_seen < self.drop_on[1]:
+                return False
+            self.drop_on = None
+            return True
 
     def apply_mutations(self, data: etree._Element) -> int:
         """Apply ``mutate_after_commit`` to a datastore tree in place; return the number of

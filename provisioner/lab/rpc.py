@@ -27,6 +27,7 @@ class RpcOutcome:
 
     reply: bytes
     close_session: bool = False
+    operation: str = ""
 
 
 @dataclass
@@ -323,7 +324,7 @@ def _config_ios_cli_rpc(call: _Call, op: etree._Element) -> list[etree._Element]
         raise RpcError("application", "invalid-value",
                        "at most 10 error-patterns are allowed", "/config-ios-cli-rpc/error-patterns")
 
-    outcome = clirpc.run_cli(call.state, text, patterns)
+    outcome = _run_cli(call.state, text, patterns)
     reply = []
     for name, value in (("result", outcome.result), ("lineno", outcome.lineno),
                         ("error-code", -1 if outcome.lineno is not None else None),
@@ -338,6 +339,23 @@ def _config_ios_cli_rpc(call: _Call, op: etree._Element) -> list[etree._Element]
         call.ok = False
         call.error_tag = outcome.error_tag
     return reply
+
+
+def _run_cli(state: DeviceState, text: str,
+             patterns: list[tuple[str, str]]) -> clirpc.CliResult:
+    """Run the CLI text, or with ``faults.fail_cli_line`` only the lines before that one and
+    then fail at it, keeping what was applied, as IOS XE does at a bad line."""
+    fail_at = state.faults.fail_cli_line
+    lines = text.split("\n")
+    if fail_at is None or fail_at > len(lines):
+        return clirpc.run_cli(state, text, patterns)
+    if fail_at > 1:
+        head = clirpc.run_cli(state, "\n".join(lines[:fail_at - 1]), patterns)
+        if not head.ok:
+            return head
+    bad = lines[fail_at - 1]
+    return clirpc.CliResult(f"{bad}\n^\n{clirpc.INVALID_INPUT}\n", fail_at, clirpc.INVALID_INPUT,
+                            "operation-failed")
 
 
 HANDLERS: dict[str, Handler] = {
@@ -444,4 +462,4 @@ def _handle(state: DeviceState, session_id: int, message: bytes) -> RpcOutcome:
 
     state.rpc_log.append(session_id, message_id, operation, call.ok, call.error_tag,
                          target=call.target, source=call.source)
-    return RpcOutcome(_reply(rpc, body, error), call.close_session and error is None)
+    return RpcOutcome(_reply(rpc, body, error), call.close_session and error is None, operation)

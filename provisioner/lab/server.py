@@ -67,6 +67,10 @@ class _SSHServer(asyncssh.SSHServer):
         return True
 
     def validate_password(self, username: str, password: str) -> bool:
+        if self._lab.faults.reject_logins:
+            logger.info("device %s rejected a login for user %r (fault injection)",
+                        self._lab.name, username)
+            return False
         user_ok = secrets.compare_digest(username.encode(), self._lab.username.encode())
         password_ok = secrets.compare_digest(password.encode(), self._lab.password.encode())
         if not (user_ok and password_ok):
@@ -258,6 +262,11 @@ class _NetconfSession:
     async def _reply_to(self, message: bytes) -> bool:
         """Send the reply to one RPC; return False when the session ends after it."""
         outcome = rpc.handle_rpc(self.lab.state, self.session_id, message)
+        if self.lab.faults.take_drop(outcome.operation):
+            logger.info("device %s session %d dropped after running %s, before its reply "
+                        "(fault injection)", self.lab.name, self.session_id, outcome.operation)
+            self.process.channel.get_connection().close()
+            return False
         latency_ms = self.lab.faults.latency_ms
         if latency_ms > 0:
             await asyncio.sleep(latency_ms / 1000)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import socket
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -38,24 +41,95 @@ CANDIDATE = "urn:ietf:params:netconf:capability:candidate:1.0"
 CONFIRMED_COMMIT = "urn:ietf:params:netconf:capability:confirmed-commit:1.1"
 
 
-def _known_host_key(host: Host) -> paramiko.PKey:
-    """Return the recorded key for the host, looked up as OpenSSH does for a non-default port."""
-    path = host.known_hosts or Path.home() / ".ssh" / "known_hosts"
+def _known_hosts_path(host: Host) -> Path:
+    return host.known_hosts or Path.home() / ".ssh" / "known_hosts"
+
+
+def _lookup_names(host: Host) -> list[str]:
+    """Return the names under which OpenSSH files a host key: ``[host]:port`` unless the port is 22."""
+    return [host.hostname] if host.port == 22 else [f"[{host.hostname}]:{host.port}", host.hostname]
+
+
+def _known_host_key(host: Host) -> paramiko.PKey | None:
+    """Return the recorded key for the host, or None when known_hosts has no entry for it."""
+    path = _known_hosts_path(host)
     keys = paramiko.HostKeys()
     try:
         keys.load(str(path))
+    except FileNotFoundError:
+        return None
     except OSError as error:
         raise HostKeyError(host.name, f"cannot read known_hosts file {path}: {error.strerror}") from None
-    lookups = [host.hostname] if host.port == 22 else [f"[{host.hostname}]:{host.port}", host.hostname]
-    for lookup in lookups:
+    for lookup in _lookup_names(host):
         entry = keys.lookup(lookup)
         if entry:
             return next(iter(entry.values()))
-    raise HostKeyError(
-        host.name,
-        f"no host key for {lookups[0]} in {path}; add the device's key (for example from a console "
-        "session with `show ip ssh`) before connecting",
-    )
+    return None
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """Return the key's fingerprint as OpenSSH prints it: ``SHA256:`` and unpadded base64."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def probe_host_key(host: Host, timeout: float) -> paramiko.PKey:
+    """Read the device's SSH host key without authenticating (no credential is sent).
+
+    Raises:
+        DeviceUnreachableError: the TCP connection or the SSH key exchange failed.
+    """
+    try:
+        sock = socket.create_connection((host.hostname, host.port), timeout=timeout)
+    except OSError as error:
+        raise DeviceUnreachableError(host.name, f"cannot connect to {host.hostname}:{host.port}: {error}") from None
+    transport = paramiko.Transport(sock)
+    try:
+        transport.start_client(timeout=timeout)
+        return transport.get_remote_server_key()
+    except (OSError, paramiko.SSHException) as error:
+        raise DeviceUnreachableError(host.name, f"SSH key exchange with {host.hostname}:{host.port} failed: {error}") from None
+    finally:
+        transport.close()
+
+
+def record_host_key(host: Host, key: paramiko.PKey) -> Path:
+    """Append the host's key to its known_hosts file (trust on first use); return the file."""
+    path = _known_hosts_path(host)
+    line = f"{_lookup_names(host)[0]} {key.get_name()} {key.get_base64()}\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        existing = path.read_text(encoding="utf-8") if path.exists() else ""
+        with path.open("a", encoding="utf-8") as handle:
+            if existing and not existing.endswith("\n"):
+                handle.write("\n")
+            handle.write(line)
+    except OSError as error:
+        raise HostKeyError(host.name, f"cannot record the host key in {path}: {error.strerror}") from None
+    logger.warning("%s: recorded host key %s for %s in %s", host.name, fingerprint(key), _lookup_names(host)[0], path)
+    return path
+
+
+def _trusted_key(host: Host, accept_new: bool, timeout: float) -> paramiko.PKey:
+    """Return the key to insist on: the recorded one, or with ``accept_new`` a first-seen one.
+
+    Raises:
+        HostKeyError: no key is recorded and ``accept_new`` is off.
+    """
+    key = _known_host_key(host)
+    if key is not None:
+        return key
+    seen = probe_host_key(host, timeout)
+    path = _known_hosts_path(host)
+    if not accept_new:
+        raise HostKeyError(
+            host.name,
+            f"no host key for {_lookup_names(host)[0]} in {path}; the device offers {seen.get_name()} key "
+            f"{fingerprint(seen)}. Compare it with `show ip ssh` or `show crypto key mypubkey rsa` on the "
+            "device's console, then run again with --accept-new-host-key to record it (trust on first use)",
+        )
+    record_host_key(host, seen)
+    return seen
 
 
 class NetconfSession:
@@ -65,10 +139,12 @@ class NetconfSession:
     names the device and the operation.
     """
 
-    def __init__(self, host: Host, *, timeout: float = 30.0) -> None:
+    def __init__(self, host: Host, *, timeout: float = 30.0, accept_new_host_key: bool = False) -> None:
         self.host = host
         self.timeout = timeout
+        self.accept_new_host_key = accept_new_host_key
         self._manager: manager.Manager | None = None
+        self._lost: str | None = None
 
     def __enter__(self) -> NetconfSession:
         self.connect()
@@ -85,12 +161,15 @@ class NetconfSession:
     def connect(self) -> None:
         """Open the SSH connection and exchange hellos.
 
+        The host key must match the one in known_hosts. An unknown key is refused unless
+        ``accept_new_host_key`` is set, which records it first; a changed key is always refused.
+
         Raises:
             HostKeyError: the host key is unknown or differs from known_hosts.
             DeviceUnreachableError: connect, authentication or hello failed.
         """
         logsafe.install()
-        key = _known_host_key(self.host)
+        key = _trusted_key(self.host, self.accept_new_host_key, self.timeout)
         password = self.host.password.get_secret_value() if self.host.password else None
         where = f"{self.host.username}@{self.host.hostname}:{self.host.port}"
         try:
@@ -108,11 +187,17 @@ class NetconfSession:
                 device_params={"name": "default"},
             )
         except SSHUnknownHostError as error:
+            try:
+                offered = fingerprint(probe_host_key(self.host, self.timeout))
+            except DeviceUnreachableError:
+                offered = f"MD5 {error.fingerprint}"
             raise HostKeyError(
                 self.name,
-                f"the host key of {self.host.hostname}:{self.host.port} (fingerprint {error.fingerprint}) "
-                f"differs from the one in {self.host.known_hosts}; if the device was replaced on purpose, "
-                "remove the old entry and add the new key",
+                f"the host key of {self.host.hostname}:{self.host.port} ({offered}) differs from the one "
+                f"recorded in {_known_hosts_path(self.host)} ({fingerprint(key)}); this can be an attack, "
+                "so the connection was refused (--accept-new-host-key does not apply to a changed key). "
+                "If the device was replaced on purpose, remove the old entry "
+                f"(`ssh-keygen -R '{_lookup_names(self.host)[0]}' -f {_known_hosts_path(self.host)}`) and connect again",
             ) from None
         except AuthenticationError:
             raise DeviceUnreachableError(self.name, f"SSH authentication failed for {where}; check the username and password") from None
@@ -127,10 +212,16 @@ class NetconfSession:
         if self._manager is None:
             return
         try:
-            if self._manager.connected:
+            if self._manager.connected and self._lost is None:
                 self._manager.close_session()
         except Exception as error:  # noqa: BLE001 - closing must never hide the error that led here
             logger.warning("%s: closing the NETCONF session failed: %s", self.name, error)
+        # After a timed-out or failed close-session the SSH connection may still be open, and
+        # the device keeps this session's locks until it ends; close the transport as well.
+        try:
+            self._manager._session.close()  # noqa: SLF001 - ncclient has no public transport close
+        except Exception as error:  # noqa: BLE001
+            logger.debug("%s: closing the SSH transport failed: %s", self.name, error)
         self._manager = None
 
     @property
@@ -138,6 +229,12 @@ class NetconfSession:
         """The capabilities the device advertised in its hello, without parameters."""
         assert self._manager is not None
         return {capability.split("?", 1)[0] for capability in self._manager.server_capabilities}
+
+    @property
+    def raw_capabilities(self) -> list[str]:
+        """The capabilities the device advertised in its hello, parameters included."""
+        assert self._manager is not None
+        return list(self._manager.server_capabilities)
 
     @property
     def session_id(self) -> str | None:
@@ -167,11 +264,17 @@ class NetconfSession:
     def _call(self, operation: str, method: str, *args: object, **kwargs: object) -> etree._Element:
         if self._manager is None:
             raise DeviceUnreachableError(self.name, f"{operation}: the NETCONF session is not open")
+        if self._lost is not None:
+            # A session that dropped or missed a reply is not used again: ncclient may still
+            # think it is connected, and every further RPC would wait for the full timeout.
+            raise DeviceUnreachableError(self.name, f"{operation}: not sent, the session is unusable ({self._lost})")
         try:
             reply = getattr(self._manager, method)(*args, **kwargs)
         except TimeoutExpiredError:
+            self._lost = f"{operation} timed out"
             raise DeviceUnreachableError(self.name, f"{operation} timed out after {self.timeout:g} s") from None
         except (OSError, SessionCloseError, TransportError) as error:
+            self._lost = f"the session dropped during {operation}"
             raise DeviceUnreachableError(self.name, f"{operation}: the session dropped: {error}") from None
         logger.debug("%s: %s ok", self.name, operation)
         return self._check(operation, reply)
