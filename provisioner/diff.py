@@ -165,6 +165,8 @@ class Plan:
     def render(self) -> list[str]:
         """Return the plan as IOS CLI lines prefixed with ``+``, ``-``, a space or ``!`` for notes."""
         lines: list[str] = []
+        if self.profile.note and not self.in_sync:
+            lines.append(f"! {self.profile.note}")
         for change in self.modelled_changes:
             lines.extend(change.lines())
         if self.cli_needed:

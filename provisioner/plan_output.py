@@ -85,6 +85,7 @@ def plan_data(result: DevicePlan) -> dict[str, Any]:
         "device": result.device,
         "in_sync": plan.in_sync,
         "release": plan.profile.name,
+        "release_note": plan.profile.note or None,
         "changes": [_change_data(change) for change in plan.modelled_changes],
         "cli_rpc": {
             "needed": plan.cli_needed,

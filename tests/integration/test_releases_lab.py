@@ -71,3 +71,31 @@ def test_valid_edit_is_validated_then_sent(tmp_path: Path, smtp_password: str, y
 
     assert result.error is None, result.error
     assert "the edit was validated against the YANG of IOS XE 17.18 before sending" in result.notes
+
+
+def test_newer_release_uses_nearest_profile_and_says_so(
+    tmp_path: Path, smtp_password: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from provisioner.lab import releases as lab_releases
+    from provisioner.lab import schema as lab_schema
+    from provisioner.engine import plan_device
+
+    newer = lab_releases.Release(
+        name="26.1",
+        modules=lab_releases._modules(
+            native="2026-02-01", eem="2026-02-01", crypto="2026-02-01", cli_rpc="2026-02-01",
+            cisco_ia="2024-07-01", pki_oper="2026-02-01",
+        ),
+        native_modules_in_hello=False,
+    )
+    monkeypatch.setitem(lab_releases.RELEASES, "26.1", newer)
+    monkeypatch.setitem(lab_schema._NATIVE_BY_RELEASE, "26.1", lab_schema.native_schema("17.18"))
+
+    with LabDevice(state_dir=tmp_path / "lab", release="26.1") as lab:
+        host = load_inventory(lab.inventory_path).hosts["lab"]
+        plan = plan_device(load_intent(EXAMPLE), host)
+
+    assert plan.profile.name == "17.18"
+    assert plan.render()[0] == (
+        "! Cisco-IOS-XE-eem revision 2026-02-01 is newer than every profile; payloads use the IOS XE 17.18 shape"
+    )
