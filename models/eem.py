@@ -56,6 +56,9 @@ class MailServer(_Strict):
         context = info.context or {}
         if not isinstance(data, dict) or not context.get("from_file"):
             return data
+        unknown = set(data) - {"username", "host", "password_env", "password"}
+        if unknown:
+            return data  # Let pydantic name the unknown key (often a misspelt password_env).
         if "password" in data:
             raise ValueError(
                 "a password must not be written in the intent file; store it in an environment "
@@ -71,13 +74,13 @@ class MailServer(_Strict):
         environ = context.get("environ")
         if environ is None:
             return data
-        if variable not in environ or environ[variable] == "":
+        if not environ.get(variable):
             unresolved = context.get("unresolved")
             if isinstance(unresolved, list):
                 unresolved.append(variable)
                 return data
             raise ValueError(
-                f"environment variable {variable} is not set; export it with the SMTP password "
+                f"environment variable {variable} is not set or empty; export it with the SMTP password "
                 f"(for Gmail, the app password) before running this command"
             )
         return {**data, "password": SecretStr(environ[variable])}

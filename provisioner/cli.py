@@ -80,7 +80,25 @@ def _hosts(inventory_path: Path, names: tuple[str, ...]) -> list[Host]:
         _fail(str(error))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The command group, with usage errors exiting 1 instead of click's 2.
+
+    Exit code 2 means "changes pending" for plan and "findings" for check, so a mistyped option
+    in a scheduled job must not look like a normal run with findings.
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(EXIT_ERROR)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(EXIT_ERROR)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="Log progress to stderr; twice for debug detail (secrets stay masked).")
 def main(verbose: int) -> None:
     """Provision Cisco IOS XE EEM e-mail alerts and PKI trustpoints over NETCONF."""
@@ -239,7 +257,7 @@ def _apply_hosts(model: Intent, targets: list[Host], sync_timeout: float, **opti
                 click.echo(f"  note: {note}", err=True)
             exit_code = EXIT_ERROR
             continue
-        state = "changed" if result.changed else "in sync, nothing sent"
+        state = "applied and verified" if result.changed else "unchanged (in sync, nothing sent)"
         click.echo(f"{host.name}: {state}")
         for report in result.objects:
             click.echo(f"  {report.outcome:9} {report.name}  [verified by {report.verified_by}]")

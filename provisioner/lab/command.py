@@ -28,7 +28,7 @@ def _parse_mutations(ctx: click.Context, param: click.Parameter,
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("lab-state"), show_default=True,
               help="Folder for host key, password, inventory, datastores and RPC log.")
-@click.option("--release", type=click.Choice(sorted(RELEASES)), default="17.12",
+@click.option("--release", type=click.Choice(list(RELEASES)), default="17.12",
               show_default=True, help="IOS XE release the device imitates.")
 @click.option("--username", default="admin", show_default=True, help="SSH login name.")
 @click.option("--latency-ms", type=click.IntRange(0, 600000), default=0, show_default=True,

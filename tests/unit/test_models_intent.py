@@ -224,3 +224,20 @@ def test_send_as_allowed_per_action() -> None:
         parse_intent(text, environ={"SMTP_PASSWORD": "x"})
     allowed = text.replace('body: "b"', 'body: "b"\n          allow_send_as: true')
     assert parse_intent(allowed, environ={"SMTP_PASSWORD": "x"}).applets[0].actions[0].mail is not None
+
+
+def test_cli_usage_error_exits_1() -> None:
+    from click.testing import CliRunner
+
+    from provisioner.cli import main
+
+    result = CliRunner().invoke(main, ["plan", "intent.yaml", "--output", "yaml"])
+
+    # 2 means "changes pending" for plan and "findings" for check, so usage errors must not use it.
+    assert result.exit_code == 1
+    assert "Invalid value for '--output'" in result.output
+
+
+def test_empty_password_variable_is_named() -> None:
+    with pytest.raises(IntentError, match="environment variable SMTP_PASSWORD is not set or empty"):
+        parse_intent(MINIMAL, environ={"SMTP_PASSWORD": ""})
