@@ -232,16 +232,21 @@ def _plan_hosts(model: Intent, targets: list[Host], output_format: str = "text",
 @click.option("--yang-dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="Cisco YANG of the device's release, or a folder of release folders (17121/, 17181/, ...): "
                    "validate each edit with libyang before sending it.")
+@click.option("--yang-from-device", is_flag=True,
+              help="Without --yang-dir: fetch the device's YANG with <get-schema> into the user's cache "
+                   "(~/.cache/iosxe-eem-provisioner/yang) and validate each edit against it.")
 @accept_new_host_key_option
 @timeout_option
 def apply(intent: Path, inventory: Path | None, hosts: tuple[str, ...], sync_timeout: float, lock_timeout: float,
-          save_config: bool, yang_dir: Path | None, accept_new_host_key: bool, rpc_timeout: float) -> None:
+          save_config: bool, yang_dir: Path | None, yang_from_device: bool, accept_new_host_key: bool,
+          rpc_timeout: float) -> None:
     """Apply INTENT, verify it with get-config, and restore the previous state on any failure."""
     model = _load(intent)
     with _inventory_or_lab(inventory) as inventory_path:
         exit_code = _apply_hosts(
             model, _hosts(inventory_path, hosts), sync_timeout, lock_timeout=lock_timeout, save_config=save_config,
             accept_new_host_key=accept_new_host_key, rpc_timeout=rpc_timeout, yang_dir=yang_dir,
+            yang_from_device=yang_from_device,
         )
     sys.exit(exit_code)
 

@@ -66,7 +66,8 @@ from provisioner.errors import (
     RpcErrorInfo,
     VerificationError,
 )
-from provisioner.releases import release_profile
+from provisioner.releases import device_revisions, release_profile
+from provisioner.yangcache import try_fetch_closure
 from provisioner.transport.netconf import CANDIDATE, Datastore, NetconfSession
 from provisioner.validation import SchemaValidator, find_yang_folder
 
@@ -223,6 +224,7 @@ def apply_device(
     accept_new_host_key: bool = False,
     save_config: bool = False,
     yang_dir: Path | None = None,
+    yang_from_device: bool = False,
 ) -> ApplyResult:
     """Make the device hold the intent, verify it, and restore the previous state on a failure.
 
@@ -238,6 +240,8 @@ def apply_device(
         save_config: after a verified apply, save running to startup (``cisco-ia:save-config``).
         yang_dir: Cisco YANG of the device's release, or a folder of release folders. When it
             is given, libyang validates the edit first, and an invalid edit is not sent.
+        yang_from_device: without ``yang_dir``, fetch the device's modules with ``<get-schema>``
+            into the user's cache (once per module revision) and validate against them.
 
     Returns an ApplyResult; device errors are reported in ``result.error``, not raised, so that a
     caller handling many devices gets one result per device. ``result.outcome`` says in which
@@ -252,6 +256,7 @@ def apply_device(
     run = _Apply(
         intent, host, factory, result,
         sync_timeout=sync_timeout, lock_timeout=lock_timeout, save_config=save_config, yang_dir=yang_dir,
+        yang_from_device=yang_from_device,
     )
     try:
         run.execute()
@@ -289,6 +294,7 @@ class _Apply:
     def __init__(
         self, intent: Intent, host: Host, factory: SessionFactory, result: ApplyResult, *,
         sync_timeout: float, lock_timeout: float, save_config: bool, yang_dir: Path | None = None,
+        yang_from_device: bool = False,
     ) -> None:
         self.intent = intent
         self.host = host
@@ -298,6 +304,7 @@ class _Apply:
         self.lock_timeout = lock_timeout
         self.save_config = save_config
         self.yang_dir = yang_dir
+        self.yang_from_device = yang_from_device
         self.keys = list(owned_objects(intent))
         self.mode: Mode = "candidate"
         self.snapshot: etree._Element | None = None
@@ -359,7 +366,7 @@ class _Apply:
         edits = edit_items(plan, intent)
         if edits:
             config = render_edit(edits, profile, reveal=True)
-            self._check_schema(config, profile)
+            self._check_schema(session, config, profile)
             result.changed = True
             self._write(session, config)
 
@@ -382,15 +389,23 @@ class _Apply:
         logger.info("%s: applied and verified", session.name)
         self._save(session)
 
-    def _check_schema(self, config: etree._Element, profile: ReleaseProfile) -> None:
+    def _check_schema(self, session: NetconfSession, config: etree._Element, profile: ReleaseProfile) -> None:
         """Validate the edit against the release's YANG, or note in the result that it was not validated."""
-        if self.yang_dir is None:
+        folder: Path | None = None
+        if self.yang_dir is not None:
+            folder = find_yang_folder(self.yang_dir, profile)
+        elif self.yang_from_device:
+            folder, reason = try_fetch_closure(session, device_revisions(session), profile)
+            if folder is None:
+                self.result.notes.append(f"the edit was not validated against YANG before sending: {reason}")
+                return
+        else:
             self.result.notes.append(
                 f"the edit was not validated against YANG before sending (no YANG folder for IOS XE {profile.name} given)"
             )
             return
         # NOTE: a libyang context is built per apply (about a third of a second); fleets may want to share one.
-        validator = SchemaValidator(find_yang_folder(self.yang_dir, profile), profile.name)
+        validator = SchemaValidator(folder, profile.name)
         try:
             validator.check(config)
         finally:

@@ -291,6 +291,14 @@ class NetconfSession:
         data = reply.find(f"{{{ns.NETCONF_BASE}}}data")
         return data if data is not None else etree.Element(f"{{{ns.NETCONF_BASE}}}data")
 
+    def get_schema(self, identifier: str, version: str | None = None) -> str:
+        """Return the YANG text of a module from ietf-netconf-monitoring ``<get-schema>``."""
+        reply = self._call(f"get-schema {identifier}", "get_schema", identifier, version=version)
+        data = reply.find(f"{{{ns.NETCONF_MONITORING}}}data")
+        if data is None:
+            data = reply.find(f"{{{ns.NETCONF_BASE}}}data")
+        return "" if data is None else "".join(data.itertext())
+
     def edit_config(self, target: Datastore, config: etree._Element, *, error_option: str | None = None) -> None:
         """Send edit-config; ``config`` is the ``<config>`` element."""
         kwargs: dict[str, object] = {"target": target, "config": config}

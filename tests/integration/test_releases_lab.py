@@ -99,3 +99,34 @@ def test_newer_release_uses_nearest_profile_and_says_so(
     assert plan.render()[0] == (
         "! Cisco-IOS-XE-eem revision 2026-02-01 is newer than every profile; payloads use the IOS XE 17.18 shape"
     )
+
+
+def test_yang_fetched_from_device_and_cached(
+    tmp_path: Path, smtp_password: str, yang_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with LabDevice(state_dir=tmp_path / "lab", release="17.12", yang_dir=yang_dir / "17121") as lab:
+        host = load_inventory(lab.inventory_path).hosts["lab"]
+        first = apply_device(load_intent(ALL_KINDS), host, sync_timeout=10, yang_from_device=True)
+        fetched = [record["operation"] for record in lab.rpc_log()].count("get-schema")
+        changed = load_intent(EXAMPLE)
+        second = apply_device(changed, host, sync_timeout=10, yang_from_device=True)
+        refetched = [record["operation"] for record in lab.rpc_log()].count("get-schema") - fetched
+
+    assert first.error is None, first.error
+    assert "the edit was validated against the YANG of IOS XE 17.12 before sending" in first.notes
+    assert fetched > 2
+    assert (tmp_path / "cache" / "iosxe-eem-provisioner" / "yang" / "Cisco-IOS-XE-eem@2022-11-01.yang").is_file()
+    assert second.error is None, second.error
+    # Modules the device lists with a revision come from the cache the second time.
+    assert refetched < fetched
+
+
+def test_device_without_get_schema_says_validation_skipped(tmp_path: Path, smtp_password: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with LabDevice(state_dir=tmp_path / "lab", release="17.12") as lab:
+        host = load_inventory(lab.inventory_path).hosts["lab"]
+        result = apply_device(load_intent(EXAMPLE), host, sync_timeout=10, yang_from_device=True)
+
+    assert result.error is None, result.error
+    assert any(note.startswith("the edit was not validated against YANG before sending: the device did not serve its YANG with get-schema") for note in result.notes)
