@@ -6,6 +6,7 @@ decide per IOS XE release whether a kind travels in YANG or through config-ios-c
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 import re
 from typing import Any, ClassVar, Literal
@@ -360,10 +361,10 @@ class Action(_Strict):
         assert part is not None
         return part
 
-    def references(self) -> set[str]:
+    def references(self) -> builtins.set[str]:
         """Variables the action reads."""
         return self.arguments.references()
 
-    def defines(self) -> set[str]:
+    def defines(self) -> builtins.set[str]:
         """Variables the action writes."""
         return self.arguments.defines()
