@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import fcntl
 import json
 import socket
@@ -10,9 +9,6 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from models.intent import load_intent
@@ -20,6 +16,7 @@ from models.inventory import Host
 from provisioner.compliance import CheckOptions, check_device
 from provisioner.engine import apply_device
 from provisioner.lab import LabDevice
+from tests.certificates import make_certificate, write_pem
 from tests.conftest import EXAMPLE, SMTP_PASSWORD
 from tests.integration.test_apply import run_cli
 
@@ -28,36 +25,6 @@ pytestmark = pytest.mark.integration
 READ_ONLY = {"get-config", "get", "close-session"}
 
 
-def _certificate(common_name: str, days: int, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
-                 *, ca: bool = True) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    signer_name, signer_key = (issuer[0].subject, issuer[1]) if issuer else (name, key)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(signer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=ca, crl_sign=ca, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(signer_key, hashes.SHA256())
-    )
-    return certificate, key
-
-
-def _pem(path: Path, *certificates: x509.Certificate) -> Path:
-    path.write_bytes(b"".join(certificate.public_bytes(serialization.Encoding.PEM) for certificate in certificates))
-    return path
 
 
 def _trustpoint_intent(folder: Path, trustpoints: dict[str, str]) -> Path:
@@ -134,8 +101,8 @@ def test_missing_password_compares_visible_parts(lab: LabDevice, lab_host: Host,
                                                        (10, "failed", "certificate-expiring")])
 def test_certificate_expiry_windows(lab: LabDevice, lab_host: Host, tmp_path: Path, days: int, status: str,
                                     code: str | None) -> None:
-    root, _ = _certificate("Example Root CA", days)
-    _pem(tmp_path / "root.pem", root)
+    root, _ = make_certificate("Example Root CA", days)
+    write_pem(tmp_path / "root.pem", root)
     intent = _trustpoint_intent(tmp_path, {"CA-Example-Root": "root.pem"})
     assert apply_device(load_intent(intent), lab_host, sync_timeout=10).error is None
 
@@ -150,8 +117,8 @@ def test_certificate_expiry_windows(lab: LabDevice, lab_host: Host, tmp_path: Pa
 
 
 def test_expiry_windows_configurable(lab: LabDevice, lab_host: Host, tmp_path: Path) -> None:
-    root, _ = _certificate("Example Root CA", 60)
-    intent = _trustpoint_intent(tmp_path, {"CA-Example-Root": _pem(tmp_path / "root.pem", root).name})
+    root, _ = make_certificate("Example Root CA", 60)
+    intent = _trustpoint_intent(tmp_path, {"CA-Example-Root": write_pem(tmp_path / "root.pem", root).name})
     assert apply_device(load_intent(intent), lab_host, sync_timeout=10).error is None
 
     code, device = _json(intent, lab, "--warn-days", "30", "--fail-days", "7")
@@ -214,14 +181,14 @@ def test_policy_plain_port_and_tls(lab: LabDevice, lab_host: Host, tmp_path: Pat
 
 
 def _chain(tmp_path: Path) -> tuple[Path, x509.Certificate]:
-    root = _certificate("Example Root CA", 3650)
-    leaf, _ = _certificate("smtp.example.com", 90, root, ca=False)
-    return _pem(tmp_path / "chain.pem", leaf, root[0]), root[0]
+    root = make_certificate("Example Root CA", 3650)
+    leaf, _ = make_certificate("smtp.example.com", 90, root, ca=False)
+    return write_pem(tmp_path / "chain.pem", leaf, root[0]), root[0]
 
 
 def test_chain_anchored_by_trustpoint(lab: LabDevice, lab_host: Host, tmp_path: Path) -> None:
     chain, root = _chain(tmp_path)
-    _pem(tmp_path / "root.pem", root)
+    write_pem(tmp_path / "root.pem", root)
     intent = _trustpoint_intent(tmp_path, {"CA-Example-Root": "root.pem"})
     assert apply_device(load_intent(intent), lab_host, sync_timeout=10).error is None
 
@@ -233,8 +200,8 @@ def test_chain_anchored_by_trustpoint(lab: LabDevice, lab_host: Host, tmp_path: 
 
 def test_chain_without_anchor_is_finding(lab: LabDevice, lab_host: Host, tmp_path: Path) -> None:
     chain, _ = _chain(tmp_path)
-    other, _ = _certificate("Other Root CA", 3650)
-    _pem(tmp_path / "other.pem", other)
+    other, _ = make_certificate("Other Root CA", 3650)
+    write_pem(tmp_path / "other.pem", other)
     intent = _trustpoint_intent(tmp_path, {"CA-Other-Root": "other.pem"})
     assert apply_device(load_intent(intent), lab_host, sync_timeout=10).error is None
 
@@ -246,8 +213,8 @@ def test_chain_without_anchor_is_finding(lab: LabDevice, lab_host: Host, tmp_pat
 
 
 def test_junit_and_metrics_files(lab: LabDevice, lab_host: Host, tmp_path: Path) -> None:
-    root, _ = _certificate("Example Root CA", 60)
-    intent = _trustpoint_intent(tmp_path, {"CA-Example-Root": _pem(tmp_path / "root.pem", root).name})
+    root, _ = make_certificate("Example Root CA", 60)
+    intent = _trustpoint_intent(tmp_path, {"CA-Example-Root": write_pem(tmp_path / "root.pem", root).name})
     assert apply_device(load_intent(intent), lab_host, sync_timeout=10).error is None
     junit, metrics = tmp_path / "report.xml", tmp_path / "check.prom"
 
