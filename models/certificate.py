@@ -421,6 +421,23 @@ def load_certificates(data: bytes, source: str) -> list[x509.Certificate]:
             ) from None
 
 
+def load_certificate_file(path: Path, *, what: str = "certificate file") -> list[x509.Certificate]:
+    """Read a PEM or DER file and parse every certificate in it.
+
+    Args:
+        path: the file.
+        what: how to name the file in the error, e.g. ``anchor file``.
+
+    Raises:
+        InputError: the file cannot be read or contains no certificate.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(f"{path}: cannot read the {what}: {error.strerror or error}") from None
+    return load_certificates(data, str(path))
+
+
 def load_one_ca_certificate(
     path: Path,
     *,
@@ -445,14 +462,7 @@ def load_one_ca_certificate(
             valid yet.
     """
     now = now or datetime.now(UTC)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InputError(
-            f"{path}: cannot read the certificate file: {error.strerror or error}"
-        ) from None
-
-    certificates = load_certificates(data, str(path))
+    certificates = load_certificate_file(path)
     if len(certificates) > 1:
         names = "; ".join(
             ios_name(certificate.subject) or "(empty subject)" for certificate in certificates

@@ -32,7 +32,12 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from models.certificate import DEFAULT_WARN_DAYS, CertificateFacts, load_certificates
+from models.certificate import (
+    DEFAULT_WARN_DAYS,
+    CertificateFacts,
+    load_certificate_file,
+    load_certificates,
+)
 from models.errors import InputError
 from models.pki import Trustpoint
 
@@ -230,13 +235,7 @@ def load_anchor_file(path: Path) -> list[x509.Certificate]:
     Raises:
         InputError: the file cannot be read or contains no certificate.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InputError(
-            f"{path}: cannot read the anchor file: {error.strerror or error}"
-        ) from None
-    return load_certificates(data, str(path))
+    return load_certificate_file(path, what="anchor file")
 
 
 def trustpoint_certificates(trustpoints: Iterable[Trustpoint]) -> list[TrustpointCertificate]:

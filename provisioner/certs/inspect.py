@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from models.certificate import DEFAULT_WARN_DAYS, CertificateFacts, load_certificates
-from models.errors import InputError
+from models.certificate import (
+    DEFAULT_WARN_DAYS,
+    CertificateFacts,
+    load_certificate_file,
+)
 from provisioner.certs.chain import Finding, Severity
 
 
@@ -131,13 +134,7 @@ def inspect_file(
     Raises:
         InputError: the file cannot be read or contains no certificate.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InputError(
-            f"{path}: cannot read the certificate file: {error.strerror or error}"
-        ) from None
-    certificates = load_certificates(data, str(path))
+    certificates = load_certificate_file(path)
 
     inspected = []
     for certificate in certificates:
