@@ -181,7 +181,7 @@ def applet_header(applet: Applet) -> str:
 
 
 def is_modelled(action: Action, profile: ReleaseProfile) -> bool:
-    """Whether ``action`` can be sent in YANG to a device of ``profile``'s release."""
+    """Return whether ``action`` can be sent in YANG to a device of ``profile``'s release."""
     if action.string_trim is not None and action.string_trim.characters is not None:
         return False  # The YANG string/trim leaf holds only the input string.
     if action.puts is not None and action.puts.nonewline:

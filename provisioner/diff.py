@@ -124,7 +124,7 @@ def _keyed(key: ObjectKey, lines: list[str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Plan:
-    """What an apply would do to one device.
+    """The changes an apply would make to one device.
 
     Attributes:
         changes: one entry per owned object.

@@ -275,7 +275,7 @@ class _Mismatch(Exception):
 
 
 def _cli_keys(intent: Intent, plan: Plan) -> set[ObjectKey]:
-    """The applets and trustpoints that the config-ios-cli-rpc lines of ``plan`` write into."""
+    """Return the applets and trustpoints that the config-ios-cli-rpc lines of ``plan`` write into."""
     keys = {ObjectKey("applet", line.split()[3]) for line in plan.cli_lines if line.startswith("event manager applet ")}
     keys |= {ObjectKey("trustpoint", trustpoint.name) for trustpoint in intent.trustpoints if trustpoint.ca_der is not None}
     return keys
