@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from ruamel.yaml import YAML
@@ -19,20 +19,42 @@ from ruamel.yaml.error import YAMLError
 from models.errors import InputError
 
 
+Transport = Literal["netconf", "restconf"]
+
+# The port each transport uses when the inventory names none: NETCONF over SSH (RFC 6242) and
+# RESTCONF over HTTPS.
+DEFAULT_PORTS: dict[str, int] = {"netconf": 830, "restconf": 443}
+
+
 class Host(BaseModel):
-    """One device and how to reach it over NETCONF/SSH."""
+    """One device and how to reach it: NETCONF over SSH, or RESTCONF over HTTPS."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     name: str
     hostname: str = Field(min_length=1)
-    port: int = Field(default=830, ge=1, le=65535)
+    transport: Transport = "netconf"
+    port: int = Field(default=830, ge=1, le=65535, description="830 for netconf and 443 for restconf when unset.")
     username: str = Field(min_length=1)
     password_env: str | None = None
     password_file: Path | None = None
     known_hosts: Path | None = Field(default=None, description="OpenSSH known_hosts file; ~/.ssh/known_hosts if unset.")
+    ca_bundle: Path | None = Field(
+        default=None, description="PEM file of the CAs that may sign the device's HTTPS certificate (restconf); "
+        "the system's trust store if unset."
+    )
+    release: str | None = Field(
+        default=None, description="IOS XE release to assume (such as 17.12) instead of the one the device reports."
+    )
     platform: str = "iosxe"
     password: SecretStr | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _transport_port(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("port") is None and data.get("transport") in DEFAULT_PORTS:
+            return {**data, "port": DEFAULT_PORTS[data["transport"]]}
+        return data
 
     @model_validator(mode="after")
     def _one_password_source(self) -> Host:
@@ -105,6 +127,8 @@ def _resolve(host: Host, base: Path, environ: Mapping[str, str], where: str) -> 
     update: dict[str, Any] = {}
     if host.known_hosts is not None and not host.known_hosts.is_absolute():
         update["known_hosts"] = base / host.known_hosts
+    if host.ca_bundle is not None and not host.ca_bundle.is_absolute():
+        update["ca_bundle"] = base / host.ca_bundle
     if host.password_file is not None:
         password_file = host.password_file if host.password_file.is_absolute() else base / host.password_file
         update["password_file"] = password_file

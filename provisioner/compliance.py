@@ -33,6 +33,7 @@ from provisioner.certs.chain import ChainAnalysis, TrustpointCertificate, analys
 from provisioner.diff import Plan, compare, mask_value
 from provisioner.errors import DeviceError, DeviceRefusedError
 from provisioner.releases import release_profile
+from provisioner.transport import open_session
 from provisioner.transport.netconf import NetconfSession
 
 logger = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ def check_device(
     options = options or CheckOptions()
     logsafe.register_secrets(intent.secrets())
     result = DeviceCompliance(host.name)
-    factory = session_factory or (lambda target: NetconfSession(target, timeout=timeout))
+    factory = session_factory or (lambda target: open_session(target, timeout=timeout))
     try:
         device, installed, oper_error = _read(intent, host, factory, result)
     except DeviceError as error:

@@ -68,6 +68,7 @@ from provisioner.errors import (
 )
 from provisioner.releases import device_revisions, release_profile
 from provisioner.yangcache import try_fetch_closure
+from provisioner.transport import open_session
 from provisioner.transport.netconf import CANDIDATE, Datastore, NetconfSession
 from provisioner.validation import SchemaValidator, find_yang_folder
 
@@ -128,7 +129,7 @@ class ApplyResult:
 
 
 def _default_session(host: Host, *, timeout: float = 30.0, accept_new_host_key: bool = False) -> NetconfSession:
-    return NetconfSession(host, timeout=timeout, accept_new_host_key=accept_new_host_key)
+    return open_session(host, timeout=timeout, accept_new_host_key=accept_new_host_key)  # type: ignore[return-value]
 
 
 def plan_device(

@@ -26,7 +26,7 @@ from models.inventory import Host, load_inventory
 from models.ownership import BUILT_IN_TRUSTPOINT_PREFIXES
 from payloads.filters import managed_lists_filter
 from payloads.readback import DeviceConfig, read_config
-from provisioner.transport.netconf import NetconfSession
+from provisioner.transport import open_session
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def import_device(host: Host, *, prefix: str | None = None, timeout: float = 30.
     Raises:
         DeviceError: the device could not be reached or refused the read.
     """
-    with NetconfSession(host, timeout=timeout) as session:
+    with open_session(host, timeout=timeout) as session:
         data = session.get_config("running", managed_lists_filter())
     return intent_from_device(read_config(data), prefix=prefix)
 

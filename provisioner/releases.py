@@ -15,7 +15,7 @@ from lxml import etree
 
 from models.errors import ProvisionerError
 from payloads import namespaces as ns
-from payloads.releases import EEM, ReleaseProfile, profile_for_revisions
+from payloads.releases import EEM, ReleaseProfile, profile_for, profile_for_revisions
 from provisioner.transport.netconf import NetconfSession
 
 logger = logging.getLogger(__name__)
@@ -91,9 +91,17 @@ def device_revisions(session: NetconfSession) -> dict[str, str]:
 def release_profile(session: NetconfSession) -> ReleaseProfile:
     """Return the payload profile for the device behind ``session``.
 
+    An inventory ``release`` wins over what the device reports, and costs no RPC.
+
     Raises:
-        ProvisionerError: the device reports no Cisco-IOS-XE-eem revision, or one older than 17.9.
+        ProvisionerError: the device reports no Cisco-IOS-XE-eem revision, or one older than 17.9,
+            or the inventory names a release with no profile.
     """
+    if session.host.release:
+        try:
+            return profile_for(session.host.release)
+        except ValueError as error:
+            raise ProvisionerError(f"{session.name}: inventory release {session.host.release!r}: {error}") from None
     revisions = device_revisions(session)
     try:
         profile = profile_for_revisions(revisions)
