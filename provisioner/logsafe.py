@@ -69,3 +69,12 @@ def install() -> None:
         logger = logging.getLogger(name)
         if _filter not in logger.filters:
             logger.addFilter(_filter)
+
+
+def mask(text: str) -> str:
+    """Return ``text`` with every registered secret replaced by the mask."""
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
