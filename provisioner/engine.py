@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography import x509
 from lxml import etree
@@ -66,15 +66,16 @@ from provisioner.errors import (
     RpcErrorInfo,
     VerificationError,
 )
-from provisioner.releases import device_revisions, release_profile
+from provisioner.releases import batch_with_library, device_revisions, release_profile
 from provisioner.yangcache import try_fetch_closure
 from provisioner.transport import open_session
-from provisioner.transport.netconf import CANDIDATE, Datastore, NetconfSession
+from provisioner.transport.base import Datastore, Request, Session, request, unwrap
+from provisioner.transport.netconf import CANDIDATE
 from provisioner.validation import SchemaValidator, find_yang_folder
 
 logger = logging.getLogger(__name__)
 
-SessionFactory = Callable[[Host], NetconfSession]
+SessionFactory = Callable[[Host], Session]
 Outcome = Literal["unchanged", "applied", "rolled-back", "unknown"]
 Mode = Literal["candidate", "running"]
 
@@ -128,7 +129,7 @@ class ApplyResult:
         return self.outcome == "applied" and self.changed and not self.saved
 
 
-def _default_session(host: Host, *, timeout: float = 30.0, accept_new_host_key: bool = False) -> NetconfSession:
+def _default_session(host: Host, *, timeout: float = 30.0, accept_new_host_key: bool = False) -> Session:
     return open_session(host, timeout=timeout, accept_new_host_key=accept_new_host_key)  # type: ignore[return-value]
 
 
@@ -150,24 +151,30 @@ def plan_device(
         _default_session, timeout=rpc_timeout, accept_new_host_key=accept_new_host_key
     )
     with factory(host) as session:
-        profile = release_profile(session)
-        data = session.get_config("running", intent_filter(intent))
-    return compare(intent, read_config(data), profile)
+        library, data = batch_with_library(session, [request("get_config", "running", intent_filter(intent))])
+        profile = release_profile(session, library)
+    return compare(intent, read_config(unwrap(data[0])), profile)
 
 
 @contextmanager
-def _locked(session: NetconfSession, mode: Mode, lock_timeout: float) -> Iterator[None]:
-    """Lock running, then candidate in candidate mode; unlock in reverse order, always."""
+def _locked(session: Session, mode: Mode, lock_timeout: float, reads: list[Request] | None = None) -> Iterator[tuple[etree._Element | None, list[object]]]:
+    """Lock running, then candidate in candidate mode, and send ``reads`` in the same round trip.
+
+    Yields what :func:`_first_reads` returns for ``reads`` (read while the locks were held).
+    Unlocks in reverse order, always, in one round trip.
+    """
     targets: list[Datastore] = ["running", "candidate"] if mode == "candidate" else ["running"]
-    held: list[Datastore] = []
+    library, results = _lock_with_retry(session, targets, lock_timeout, reads or [])
     try:
-        for target in targets:
-            _lock_with_retry(session, target, lock_timeout)
-            held.append(target)
-        yield
+        yield library, results
     finally:
-        for target in reversed(held):
-            _quietly(session, f"unlock {target}", lambda target=target: session.unlock(target))  # type: ignore[misc]
+        _unlock(session, targets)
+
+
+def _unlock(session: Session, held: list[Datastore]) -> None:
+    for target, result in zip(reversed(held), session.batch([request("unlock", target) for target in reversed(held)])):
+        if isinstance(result, DeviceError):
+            logger.warning("%s: unlock %s failed: %s", session.name, target, result)
 
 
 _SESSION_ID = re.compile(r"session-id>\s*(\d+)\s*<")
@@ -182,32 +189,44 @@ def _lock_holder(error: DeviceRefusedError) -> str | None:
     return None
 
 
-def _lock_with_retry(session: NetconfSession, target: Datastore, timeout: float) -> None:
-    """Lock ``target``; while another session holds it, retry with backoff for up to ``timeout`` s.
+def _lock_with_retry(
+    session: Session, targets: list[Datastore], timeout: float, reads: list[Request]
+) -> tuple[etree._Element | None, list[object]]:
+    """Lock ``targets`` and read; while another session holds a lock, retry with backoff for up to ``timeout`` s.
+
+    The locks and the reads go in one batch. When a lock is refused, the locks this try did get
+    are released before the next one, so two sessions never wait for each other, and the reads
+    of that try are dropped.
 
     Raises:
-        LockHeldError: the lock was still held when the time was up.
-        DeviceRefusedError: the lock failed for another reason.
+        LockHeldError: a lock was still held by another session when the time was up.
+        DeviceError: a lock failed for another reason (the locks held are released first).
     """
     started = time.monotonic()
     delay = 0.05
     while True:
-        try:
-            session.lock(target)
-            return
-        except DeviceRefusedError as error:
-            # RFC 6241 names lock-denied; some servers answer in-use for a datastore being written.
-            if not any(info.error_tag in ("lock-denied", "in-use") for info in error.errors):
-                raise
-            waited = time.monotonic() - started
-            if waited >= timeout:
-                raise LockHeldError(session.name, target, _lock_holder(error), round(waited, 1), error.errors) from None
-            logger.info("%s: %s is locked by session %s; retrying in %.2f s", session.name, target, _lock_holder(error), delay)
-            time.sleep(min(delay, max(timeout - waited, 0.0)))
-            delay = min(delay * 2, 2.0)
+        library, results = batch_with_library(session, reads, [request("lock", target) for target in targets])
+        locks, values = results[: len(targets)], results[len(targets):]
+        held = [target for target, result in zip(targets, locks) if not isinstance(result, DeviceError)]
+        refused = next((result for result in locks if isinstance(result, DeviceError)), None)
+        if refused is None:
+            return library, values
+        _unlock(session, held)
+        # RFC 6241 names lock-denied; some servers answer in-use for a datastore being written.
+        if not isinstance(refused, DeviceRefusedError) or not any(
+            info.error_tag in ("lock-denied", "in-use") for info in refused.errors
+        ):
+            raise refused
+        waited = time.monotonic() - started
+        target = targets[locks.index(refused)]
+        if waited >= timeout:
+            raise LockHeldError(session.name, target, _lock_holder(refused), round(waited, 1), refused.errors) from None
+        logger.info("%s: %s is locked by session %s; retrying in %.2f s", session.name, target, _lock_holder(refused), delay)
+        time.sleep(min(delay, max(timeout - waited, 0.0)))
+        delay = min(delay * 2, 2.0)
 
 
-def _quietly(session: NetconfSession, what: str, step: Callable[[], None]) -> None:
+def _quietly(session: Session, what: str, step: Callable[[], None]) -> None:
     try:
         step()
     except DeviceError as error:
@@ -232,7 +251,7 @@ def apply_device(
     Args:
         intent: what the device must hold.
         host: the device.
-        session_factory: opens sessions; by default a :class:`NetconfSession` with
+        session_factory: opens sessions; by default one for the host's transport with
             ``rpc_timeout`` and ``accept_new_host_key``.
         sync_timeout: seconds to wait for ``cisco-ia:is-syncing`` after config-ios-cli-rpc.
         rpc_timeout: seconds to wait for each RPC reply.
@@ -325,9 +344,10 @@ class _Apply:
             with self.factory(self.host) as session:
                 self.mode = "candidate" if CANDIDATE in session.capabilities else "running"
                 self.result.datastore = self.mode
-                with _locked(session, self.mode, self.lock_timeout):
+                snapshot_read = request("get_config", "running", intent_filter(self.intent))
+                with _locked(session, self.mode, self.lock_timeout, [snapshot_read]) as (library, reads):
                     try:
-                        self._apply(session)
+                        self._apply(session, library, reads[0])
                     except _Mismatch as mismatch:
                         differences = mismatch.differences
                         self._rollback(session, "verification found differences")
@@ -346,10 +366,10 @@ class _Apply:
         if failure is not None:
             raise failure
 
-    def _apply(self, session: NetconfSession) -> None:
+    def _apply(self, session: Session, library: etree._Element | None, snapshot: object) -> None:
         intent, result = self.intent, self.result
-        profile = release_profile(session)
-        self.snapshot = session.get_config("running", intent_filter(intent))
+        profile = release_profile(session, library)
+        self.snapshot = unwrap(snapshot)
         plan = compare(intent, read_config(self.snapshot), profile)
         self.plan = result.plan = plan
         # Pruned objects join the owned keys, so verification checks they are gone and a restore
@@ -376,10 +396,10 @@ class _Apply:
             result.changed = True
             self.touched = self.cli_sent = True
             _cli_rpc(session, cli.cli_rpc_text(plan.cli_lines))
-            _wait_for_sync(session, self.sync_timeout)
 
-        differences = _differences(session, intent, self.keys, plan, profile)
-        certificates = _certificate_checks(session, intent)
+        data, pki = self._read_back(session)
+        differences = _differences(data, intent, plan, profile)
+        certificates = _certificate_checks(intent, pki)
         differences.extend(problem for problem in certificates.values() if problem.startswith("/"))
         if differences:
             raise _Mismatch(differences)
@@ -390,7 +410,32 @@ class _Apply:
         logger.info("%s: applied and verified", session.name)
         self._save(session)
 
-    def _check_schema(self, session: NetconfSession, config: etree._Element, profile: ReleaseProfile) -> None:
+    def _read_back(self, session: Session) -> tuple[etree._Element, object]:
+        """Read the owned objects (and pki-oper when certificates were pushed) for verification.
+
+        After a cli-rpc the first ``is-syncing`` poll goes in the same batch as the reads: when
+        the device says it is not syncing, the reads that follow it show the change, because
+        the device answers a session's requests in order. Otherwise it waits and reads again.
+        """
+        reads = [request("get_config", "running", owned_filter(self.keys))]
+        wanted = _wanted_certificates(self.intent)
+        if wanted:
+            reads.append(request("get", pki_oper_filter(wanted)))
+        results: list[object] | None = None
+        if self.cli_sent:
+            # IOS XE starts the sync only once the cli-rpc has answered, so a poll sent at once
+            # nearly always finds it running; waiting first usually saves a poll and a re-read.
+            time.sleep(SYNC_FIRST_POLL)
+            first = session.batch([_IS_SYNCING, *reads])
+            if _syncing(unwrap(first[0])):
+                _wait_for_sync(session, self.sync_timeout)
+            else:
+                results = first[1:]
+        if results is None:
+            results = session.batch(reads)
+        return unwrap(results[0]), (results[1] if wanted else None)
+
+    def _check_schema(self, session: Session, config: etree._Element, profile: ReleaseProfile) -> None:
         """Validate the edit against the release's YANG, or note in the result that it was not validated."""
         folder: Path | None = None
         if self.yang_dir is not None:
@@ -413,7 +458,7 @@ class _Apply:
             validator.close()
         self.result.notes.append(f"the edit was validated against the YANG of IOS XE {profile.name} before sending")
 
-    def _write(self, session: NetconfSession, config: etree._Element) -> None:
+    def _write(self, session: Session, config: etree._Element) -> None:
         """Send the modelled edit: through candidate with commit, or to running."""
         if self.mode == "running":
             self.touched = True
@@ -424,12 +469,15 @@ class _Apply:
                 self.touched = self.cli_sent
                 raise
             return
-        try:
-            session.edit_config("candidate", config, error_option="rollback-on-error")
-            session.validate("candidate")
-        except DeviceRefusedError:
-            _quietly(session, "discard-changes", session.discard_changes)
-            raise
+        # Validate goes with the edit: after a refused edit it checks an unchanged candidate.
+        edited, validated = session.batch([
+            request("edit_config", "candidate", config, error_option="rollback-on-error"), request("validate", "candidate"),
+        ])
+        refused = next((result for result in (edited, validated) if isinstance(result, DeviceError)), None)
+        if refused is not None:
+            if isinstance(refused, DeviceRefusedError):
+                _quietly(session, "discard-changes", session.discard_changes)
+            raise refused
         self.touched = True
         try:
             session.commit()
@@ -438,7 +486,7 @@ class _Apply:
             _quietly(session, "discard-changes", session.discard_changes)
             raise
 
-    def _save(self, session: NetconfSession) -> None:
+    def _save(self, session: Session) -> None:
         if not self.save_config:
             return
         reply = session.rpc("save-config", etree.Element(f"{{{ns.CISCO_IA}}}save-config", nsmap={None: ns.CISCO_IA}))
@@ -471,7 +519,7 @@ class _Apply:
         keys = [key for key in self.keys if key in changed]
         return keys, self.cli_sent or bool(changed & cli_keys)
 
-    def _rollback(self, session: NetconfSession, reason: str) -> None:
+    def _rollback(self, session: Session, reason: str) -> None:
         """Restore the snapshot in this session; on a drop, leave it to ``_recover``."""
         try:
             self._restore_and_verify(session)
@@ -496,7 +544,7 @@ class _Apply:
         except DeviceError as error:
             self._unknown(f"a new session to restore the snapshot failed: {error}")
 
-    def _restore_and_verify(self, session: NetconfSession) -> None:
+    def _restore_and_verify(self, session: Session) -> None:
         assert self.snapshot is not None
         keys, drop_digest = self._restore_plan()
         _restore(session, self.mode, self.snapshot, keys, drop_digest)
@@ -570,20 +618,25 @@ def _reports(plan: Plan, certificates: dict[str, str] | None = None) -> list[Obj
     return reports
 
 
-def _certificate_checks(session: NetconfSession, intent: Intent) -> dict[str, str]:
-    """Check each pushed CA certificate in pki-oper; return trustpoint -> verdict.
+def _wanted_certificates(intent: Intent) -> dict[str, bytes]:
+    """Return trustpoint name -> DER of the CA certificate the intent installs in it."""
+    return {trustpoint.name: trustpoint.ca_der for trustpoint in intent.trustpoints if trustpoint.ca_der}
 
-    A verdict that starts with '/' names a node that differs; anything else says how the
-    certificate was verified, or why it could not be.
+
+def _certificate_checks(intent: Intent, pki: object) -> dict[str, str]:
+    """Check each pushed CA certificate in the pki-oper read ``pki``; return trustpoint -> verdict.
+
+    ``pki`` is the ``<data>`` of the pki-oper ``<get>``, or the DeviceError it gave. A verdict
+    that starts with '/' names a node that differs; anything else says how the certificate was
+    verified, or why it could not be.
     """
-    wanted = {trustpoint.name: trustpoint.ca_der for trustpoint in intent.trustpoints if trustpoint.ca_der}
+    wanted = _wanted_certificates(intent)
     if not wanted:
         return {}
-    try:
-        installed = read_pki_oper(session.get(pki_oper_filter(wanted)))
-    except DeviceRefusedError as error:
+    if isinstance(pki, DeviceRefusedError):
         # Some platforms lack Cisco-IOS-XE-crypto-pki-oper (cat9200 from 17.15).
-        return {name: f"not verified: pki-oper could not be read ({error})" for name in wanted}
+        return {name: f"not verified: pki-oper could not be read ({pki})" for name in wanted}
+    installed = read_pki_oper(unwrap(pki))
     verdicts = {}
     for name, der in wanted.items():
         certificate = x509.load_der_x509_certificate(der)
@@ -599,7 +652,7 @@ def _certificate_checks(session: NetconfSession, intent: Intent) -> dict[str, st
     return verdicts
 
 
-def _cli_rpc(session: NetconfSession, text: str) -> None:
+def _cli_rpc(session: Session, text: str) -> None:
     body = etree.Element(f"{{{ns.CLI_RPC}}}config-ios-cli-rpc", nsmap={None: ns.CLI_RPC})
     etree.SubElement(body, f"{{{ns.CLI_RPC}}}config-clis").text = text
     reply = session.rpc("config-ios-cli-rpc", body)
@@ -615,14 +668,24 @@ def _cli_rpc(session: NetconfSession, text: str) -> None:
         )
 
 
-def _wait_for_sync(session: NetconfSession, timeout: float) -> None:
+# Seconds between the cli-rpc reply and the first is-syncing poll. The lab device syncs for
+# 0.2 s; IOS XE takes longer, and the poll then backs off as below.
+SYNC_FIRST_POLL = 0.25
+
+_IS_SYNCING = request("rpc", "is-syncing", etree.Element(f"{{{ns.CISCO_IA}}}is-syncing", nsmap={None: ns.CISCO_IA}))
+
+
+def _syncing(reply: etree._Element) -> bool:
+    text = (reply.findtext(f".//{{{ns.CISCO_IA}}}result") or "").lower()
+    return "in progress" in text and "no sync" not in text
+
+
+def _wait_for_sync(session: Session, timeout: float) -> None:
     """Poll cisco-ia:is-syncing until the native datastore reflects the CLI change."""
     deadline = time.monotonic() + timeout
     delay = 0.1
     while True:
-        reply = session.rpc("is-syncing", etree.Element(f"{{{ns.CISCO_IA}}}is-syncing", nsmap={None: ns.CISCO_IA}))
-        text = (reply.findtext(f".//{{{ns.CISCO_IA}}}result") or "").lower()
-        if "no sync" in text or "in progress" not in text:
+        if not _syncing(unwrap(session.batch([_IS_SYNCING])[0])):
             return
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -634,10 +697,8 @@ def _wait_for_sync(session: NetconfSession, timeout: float) -> None:
         delay = min(delay * 2, 2.0)
 
 
-def _differences(
-    session: NetconfSession, intent: Intent, keys: list[ObjectKey], plan: Plan, profile: ReleaseProfile
-) -> list[str]:
-    data = session.get_config("running", owned_filter(keys))
+def _differences(data: etree._Element, intent: Intent, plan: Plan, profile: ReleaseProfile) -> list[str]:
+    """Compare the owned objects read back in ``data`` with the intent; return the differences."""
     after = compare(intent, read_config(data), profile)
     differences = []
     for change in after.modelled_changes:
@@ -662,7 +723,7 @@ def _owned_element(data: etree._Element, key: ObjectKey) -> etree._Element | Non
     return found[0] if found else None
 
 
-def _write_quietly_discarding(session: NetconfSession, mode: Mode, config: etree._Element) -> None:
+def _write_quietly_discarding(session: Session, mode: Mode, config: etree._Element) -> None:
     """Write a restore: candidate + validate + commit (discard after a refusal), or running."""
     if mode == "running":
         session.edit_config("running", config, error_option="rollback-on-error")
@@ -676,7 +737,7 @@ def _write_quietly_discarding(session: NetconfSession, mode: Mode, config: etree
         raise
 
 
-def _restore(session: NetconfSession, mode: Mode, snapshot: etree._Element, keys: list[ObjectKey], drop_digest: bool) -> None:
+def _restore(session: Session, mode: Mode, snapshot: etree._Element, keys: list[ObjectKey], drop_digest: bool) -> None:
     """Put the given owned objects back as the snapshot had them, from the raw XML, in one write."""
     builder = NativeBuilder()
     removals = [*keys, ObjectKey("environment", CLI_DIGEST_VARIABLE)] if drop_digest else keys

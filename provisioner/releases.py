@@ -14,9 +14,10 @@ from urllib.parse import parse_qs
 from lxml import etree
 
 from models.errors import ProvisionerError
+from provisioner.errors import DeviceError
 from payloads import namespaces as ns
 from payloads.releases import EEM, ReleaseProfile, profile_for, profile_for_revisions
-from provisioner.transport.netconf import NetconfSession
+from provisioner.transport.base import Request, Session, request, unwrap
 
 logger = logging.getLogger(__name__)
 
@@ -65,31 +66,61 @@ def _library_filter() -> etree._Element:
     return subtree
 
 
-def device_revisions(session: NetconfSession) -> dict[str, str]:
-    """Return the module revisions the device reports, from its hello or its ietf-yang-library."""
-    capabilities = session.raw_capabilities
-    revisions = hello_revisions(capabilities)
+def _library_key(session: Session) -> tuple[str, int, str] | None:
+    """Return the cache key of the device's yang-library, or None when its hello lists no yang-library."""
+    library = next((c for c in session.raw_capabilities if c.startswith((_YANG_LIBRARY_CAPABILITY, _YANG_LIBRARY_1_0))), None)
+    if library is None:
+        return None
+    content_id = parse_qs(library.split("?", 1)[1]).get("content-id", [""])[0] if "?" in library else ""
+    return (session.host.hostname, session.host.port, content_id)
+
+
+def library_request(session: Session) -> Request | None:
+    """Return the ``<get>`` that :func:`release_profile` needs, or None when it needs no RPC.
+
+    Callers put it in the batch of their first reads, so learning the release costs no round
+    trip of its own, and pass its reply to :func:`release_profile`.
+    """
+    if session.host.release or EEM in hello_revisions(session.raw_capabilities):
+        return None
+    key = _library_key(session)
+    if key is None:
+        return None
+    with _cache_lock:
+        if key[2] and key in _cache:
+            return None
+    return request("get", _library_filter())
+
+
+def device_revisions(session: Session, library: etree._Element | None = None) -> dict[str, str]:
+    """Return the module revisions the device reports, from its hello or its ietf-yang-library.
+
+    Args:
+        library: the reply of :func:`library_request`, when the caller already sent it.
+    """
+    revisions = hello_revisions(session.raw_capabilities)
     if EEM in revisions:
         return revisions
 
-    library = next((c for c in capabilities if c.startswith((_YANG_LIBRARY_CAPABILITY, _YANG_LIBRARY_1_0))), None)
-    if library is None:
+    key = _library_key(session)
+    if key is None:
         return revisions
-    content_id = parse_qs(library.split("?", 1)[1]).get("content-id", [""])[0] if "?" in library else ""
-    key = (session.host.hostname, session.host.port, content_id)
+    content_id = key[2]
     with _cache_lock:
         cached = _cache.get(key) if content_id else None
     if cached is not None:
         return {**revisions, **cached}
-    found = library_revisions(session.get(_library_filter()))
+    found = library_revisions(library if library is not None else session.get(_library_filter()))
     if content_id:
         with _cache_lock:
             _cache[key] = found
     return {**revisions, **found}
 
 
-def release_profile(session: NetconfSession) -> ReleaseProfile:
+def release_profile(session: Session, library: etree._Element | None = None) -> ReleaseProfile:
     """Return the payload profile for the device behind ``session``.
+
+    ``library`` is the reply of :func:`library_request`, when the caller already sent it.
 
     An inventory ``release`` wins over what the device reports, and costs no RPC.
 
@@ -102,7 +133,7 @@ def release_profile(session: NetconfSession) -> ReleaseProfile:
             return profile_for(session.host.release)
         except ValueError as error:
             raise ProvisionerError(f"{session.name}: inventory release {session.host.release!r}: {error}") from None
-    revisions = device_revisions(session)
+    revisions = device_revisions(session, library)
     try:
         profile = profile_for_revisions(revisions)
     except ValueError as error:
@@ -111,3 +142,25 @@ def release_profile(session: NetconfSession) -> ReleaseProfile:
         logger.warning("%s: %s", session.name, profile.note)
     logger.info("%s: Cisco-IOS-XE-eem %s, IOS XE %s payload shape", session.name, revisions.get(EEM), profile.name)
     return profile
+
+
+def batch_with_library(
+    session: Session, reads: list[Request], locks: list[Request] | None = None
+) -> tuple[etree._Element | None, list[object]]:
+    """Send ``locks``, the yang-library read the release needs (if any) and ``reads`` in one batch.
+
+    Returns the yang-library reply for :func:`release_profile` (None when none was needed) and
+    the results of ``[*locks, *reads]`` in that order: values, or DeviceErrors for the caller.
+
+    Raises:
+        DeviceError: the yang-library read failed.
+    """
+    library = library_request(session)
+    results = session.batch([*(locks or []), *([library] if library else []), *reads])
+    if library is None:
+        return None, results
+    reply = results.pop(len(locks or []))
+    if isinstance(reply, DeviceError):
+        # A failed lock before it is the cause worth reporting (a timeout makes the rest fail too).
+        unwrap(next((result for result in results[: len(locks or [])] if isinstance(result, DeviceError)), reply))
+    return reply, results

@@ -237,30 +237,51 @@ class _NetconfSession:
         return True
 
     async def run(self) -> None:
-        """Exchange hellos, then reply to RPCs until the client closes or is dropped."""
+        """Exchange hellos, then reply to RPCs until the client closes or is dropped.
+
+        One task reads and stamps each message with its arrival time while this one answers
+        them in order, so requests that a client pipelines are not held up by the injected
+        latency of the ones before them.
+        """
         self.process.stdout.write(framing.encode(self._server_hello(), chunked=False))
-        hello_done = False
-        while True:
-            data = await self.process.stdin.read(65536)
-            if not data:
-                return
-            try:
+        messages: asyncio.Queue[tuple[bytes, float] | None] = asyncio.Queue()
+        reader = asyncio.create_task(self._read(messages))
+        try:
+            hello_done = False
+            while (item := await messages.get()) is not None:
+                message, arrived = item
+                if not hello_done:
+                    if not self._read_client_hello(message):
+                        return
+                    hello_done = True
+                    continue
+                if not await self._reply_to(message, arrived):
+                    return
+        finally:
+            reader.cancel()
+
+    async def _read(self, messages: asyncio.Queue[tuple[bytes, float] | None]) -> None:
+        """Queue each complete message with the time it arrived; None at the end of input."""
+        try:
+            while data := await self.process.stdin.read(65536):
+                arrived = asyncio.get_running_loop().time()
                 self.decoder.feed(data)
                 while (message := self.decoder.next_message()) is not None:
-                    if not hello_done:
-                        if not self._read_client_hello(message):
-                            return
-                        hello_done = True
-                        continue
-                    if not await self._reply_to(message):
-                        return
-            except framing.FramingError as error:
-                logger.info("device %s session %d: framing error: %s", self.lab.name,
-                            self.session_id, error)
-                return
+                    messages.put_nowait((message, arrived))
+        except framing.FramingError as error:
+            logger.info("device %s session %d: framing error: %s", self.lab.name,
+                        self.session_id, error)
+        except (asyncssh.Error, OSError) as error:
+            logger.info("device %s session %d: read failed: %s", self.lab.name, self.session_id, error)
+        finally:
+            messages.put_nowait(None)
 
-    async def _reply_to(self, message: bytes) -> bool:
-        """Send the reply to one RPC; return False when the session ends after it."""
+    async def _reply_to(self, message: bytes, arrived: float) -> bool:
+        """Send the reply to one RPC; return False when the session ends after it.
+
+        Injected latency stands for the network: a reply leaves no earlier than ``latency_ms``
+        after its request arrived, so requests a client pipelines wait for it together, once.
+        """
         outcome = rpc.handle_rpc(self.lab.state, self.session_id, message)
         if self.lab.faults.take_drop(outcome.operation):
             logger.info("device %s session %d dropped after running %s, before its reply "
@@ -269,7 +290,7 @@ class _NetconfSession:
             return False
         latency_ms = self.lab.faults.latency_ms
         if latency_ms > 0:
-            await asyncio.sleep(latency_ms / 1000)
+            await asyncio.sleep(max(0.0, arrived + latency_ms / 1000 - asyncio.get_running_loop().time()))
         self.process.stdout.write(framing.encode(outcome.reply, self.decoder.chunked))
         await self.process.stdout.drain()
         self.rpc_count += 1

@@ -99,3 +99,10 @@ def run_one_by_one(session: Session, requests: Sequence[Request]) -> list[Any]:
         except DeviceError as error:
             results.append(error)
     return results
+
+
+def unwrap(result: object) -> Any:
+    """Return a batch result, raising it when it is a DeviceError."""
+    if isinstance(result, DeviceError):
+        raise result
+    return result

@@ -6,15 +6,19 @@ import base64
 import hashlib
 import logging
 import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
 
 import paramiko
 from lxml import etree
 from ncclient import manager
 from ncclient.operations.errors import TimeoutExpiredError
-from ncclient.operations.rpc import RaiseMode, RPCReply
+from ncclient.operations.rpc import RPC, RaiseMode, RPCReply
+from ncclient.transport.session import NetconfBase
 from ncclient.transport.errors import (
     AuthenticationError,
     SessionCloseError,
@@ -27,15 +31,16 @@ from models.inventory import Host
 from payloads import namespaces as ns
 from provisioner import logsafe
 from provisioner.errors import (
+    DeviceError,
     DeviceRefusedError,
     DeviceUnreachableError,
     HostKeyError,
     RpcErrorInfo,
 )
 
-logger = logging.getLogger(__name__)
+from provisioner.transport.base import Datastore, Request, request, run_one_by_one
 
-Datastore = Literal["running", "candidate", "startup"]
+logger = logging.getLogger(__name__)
 
 CANDIDATE = "urn:ietf:params:netconf:capability:candidate:1.0"
 CONFIRMED_COMMIT = "urn:ietf:params:netconf:capability:confirmed-commit:1.1"
@@ -205,6 +210,7 @@ class NetconfSession:
             raise DeviceUnreachableError(self.name, f"cannot open a NETCONF session to {where}: {error}") from None
         self._manager.raise_mode = RaiseMode.NONE
         self._manager.timeout = self.timeout
+        _send_at_once(self._manager._session)  # noqa: SLF001 - see _send_at_once
         logger.info("%s: NETCONF session %s open", self.name, self._manager.session_id)
 
     def close(self) -> None:
@@ -213,6 +219,10 @@ class NetconfSession:
             return
         try:
             if self._manager.connected and self._lost is None:
+                # Not waiting for the reply saves a round trip: the device ends the session
+                # (releasing anything it still holds) on close-session or when the channel
+                # closes, whichever it sees first.
+                self._manager.async_mode = True
                 self._manager.close_session()
         except Exception as error:  # noqa: BLE001 - closing must never hide the error that led here
             logger.warning("%s: closing the NETCONF session failed: %s", self.name, error)
@@ -262,12 +272,8 @@ class NetconfSession:
         return etree.fromstring(reply.xml.encode())
 
     def _call(self, operation: str, method: str, *args: object, **kwargs: object) -> etree._Element:
-        if self._manager is None:
-            raise DeviceUnreachableError(self.name, f"{operation}: the NETCONF session is not open")
-        if self._lost is not None:
-            # A session that dropped or missed a reply is not used again: ncclient may still
-            # think it is connected, and every further RPC would wait for the full timeout.
-            raise DeviceUnreachableError(self.name, f"{operation}: not sent, the session is unusable ({self._lost})")
+        self._usable(operation)
+        assert self._manager is not None
         try:
             reply = getattr(self._manager, method)(*args, **kwargs)
         except TimeoutExpiredError:
@@ -279,17 +285,103 @@ class NetconfSession:
         logger.debug("%s: %s ok", self.name, operation)
         return self._check(operation, reply)
 
+    def _usable(self, operation: str) -> None:
+        if self._manager is None:
+            raise DeviceUnreachableError(self.name, f"{operation}: the NETCONF session is not open")
+        if self._lost is not None:
+            # A session that dropped or missed a reply is not used again: ncclient may still
+            # think it is connected, and every further RPC would wait for the full timeout.
+            raise DeviceUnreachableError(self.name, f"{operation}: not sent, the session is unusable ({self._lost})")
+
+    def _prepare(self, item: Request) -> _Prepared:
+        """Return how to send ``item`` with ncclient and how to turn its reply into the method's result."""
+        args, kwargs = item.args, item.kwargs
+        if item.method in ("get_config", "get"):
+            source = kwargs.get("source", args[0] if item.method == "get_config" and args else None)
+            subtree = kwargs.get("subtree_filter", args[-1] if args else None)
+            operation = f"get-config {source}" if item.method == "get_config" else "get"
+            call_kwargs: dict[str, object] = {"filter": subtree}
+            if item.method == "get_config":
+                call_kwargs["source"] = source
+            return _Prepared(operation, item.method, (), call_kwargs, _data)
+        if item.method == "edit_config":
+            target = kwargs.get("target", args[0] if args else None)
+            config = kwargs.get("config", args[1] if len(args) > 1 else None)
+            call_kwargs = {"target": target, "config": config}
+            if kwargs.get("error_option") is not None:
+                call_kwargs["error_option"] = kwargs["error_option"]
+            return _Prepared(f"edit-config {target}", "edit_config", (), call_kwargs, _nothing)
+        if item.method in ("lock", "unlock"):
+            target = kwargs.get("target", args[0] if args else None)
+            return _Prepared(f"{item.method} {target}", item.method, (), {"target": target}, _nothing)
+        if item.method == "validate":
+            source = kwargs.get("source", args[0] if args else "candidate")
+            return _Prepared(f"validate {source}", "validate", (), {"source": source}, _nothing)
+        if item.method in ("commit", "discard_changes"):
+            return _Prepared(item.method.replace("_", "-"), item.method, (), {}, _nothing)
+        if item.method == "rpc":
+            operation = kwargs.get("operation", args[0] if args else "rpc")
+            body = kwargs.get("body", args[1] if len(args) > 1 else None)
+            return _Prepared(operation, "dispatch", (body,), {}, _reply)
+        raise ValueError(f"{item.method} cannot be sent in a batch")
+
+    def _run(self, item: Request) -> object:
+        prepared = self._prepare(item)
+        return prepared.result(self._call(prepared.operation, prepared.method, *prepared.args, **prepared.kwargs))
+
+    def batch(self, requests: Sequence[Request]) -> list[object]:
+        """Send ``requests`` back to back, then read their replies: one round trip for all.
+
+        Returns, per request and in order, what the method would return or the DeviceError it
+        would raise. The device runs pipelined requests in order and does not stop at a refused
+        one, so a batch holds only requests whose success does not depend on the ones before.
+        After a drop or a timeout, the remaining requests get DeviceUnreachableError.
+        """
+        if len(requests) < 2:
+            return run_one_by_one(self, requests)
+        prepared = [self._prepare(item) for item in requests]
+        self._usable(prepared[0].operation)
+        assert self._manager is not None
+        sent: list[RPC] = []
+        results: list[object] = []
+        self._manager.async_mode = True
+        try:
+            for step in prepared:
+                try:
+                    sent.append(getattr(self._manager, step.method)(*step.args, **step.kwargs))
+                except (OSError, SessionCloseError, TransportError) as error:
+                    self._lost = f"the session dropped during {step.operation}"
+                    logger.debug("%s: sending %s failed: %s", self.name, step.operation, error)
+                    break
+        finally:
+            self._manager.async_mode = False
+        for index, step in enumerate(prepared):
+            if self._lost is not None or index >= len(sent):
+                results.append(DeviceUnreachableError(self.name, f"{step.operation}: no reply, the session is unusable ({self._lost})"))
+                continue
+            pending = sent[index]
+            if not pending.event.wait(self.timeout):
+                self._lost = f"{step.operation} timed out"
+                results.append(DeviceUnreachableError(self.name, f"{step.operation} timed out after {self.timeout:g} s"))
+                continue
+            if pending.error is not None:
+                self._lost = f"the session dropped during {step.operation}"
+                results.append(DeviceUnreachableError(self.name, f"{step.operation}: the session dropped: {pending.error}"))
+                continue
+            try:
+                results.append(step.result(self._check(step.operation, pending.reply)))
+            except DeviceError as error:
+                results.append(error)
+        logger.debug("%s: batch of %d requests answered", self.name, len(prepared))
+        return results
+
     def get_config(self, source: Datastore, subtree_filter: etree._Element) -> etree._Element:
         """Return the ``<data>`` element of get-config."""
-        reply = self._call(f"get-config {source}", "get_config", source=source, filter=subtree_filter)
-        data = reply.find(f"{{{ns.NETCONF_BASE}}}data")
-        return data if data is not None else etree.Element(f"{{{ns.NETCONF_BASE}}}data")
+        return self._run(request("get_config", source, subtree_filter))  # type: ignore[return-value]
 
     def get(self, subtree_filter: etree._Element) -> etree._Element:
         """Return the ``<data>`` element of ``<get>`` (configuration and state)."""
-        reply = self._call("get", "get", filter=subtree_filter)
-        data = reply.find(f"{{{ns.NETCONF_BASE}}}data")
-        return data if data is not None else etree.Element(f"{{{ns.NETCONF_BASE}}}data")
+        return self._run(request("get", subtree_filter))  # type: ignore[return-value]
 
     def get_schema(self, identifier: str, version: str | None = None) -> str:
         """Return the YANG text of a module from ietf-netconf-monitoring ``<get-schema>``."""
@@ -301,31 +393,82 @@ class NetconfSession:
 
     def edit_config(self, target: Datastore, config: etree._Element, *, error_option: str | None = None) -> None:
         """Send edit-config; ``config`` is the ``<config>`` element."""
-        kwargs: dict[str, object] = {"target": target, "config": config}
-        if error_option is not None:
-            kwargs["error_option"] = error_option
-        self._call(f"edit-config {target}", "edit_config", **kwargs)
+        self._run(request("edit_config", target, config, error_option=error_option))
 
     def lock(self, target: Datastore) -> None:
         """Lock a datastore."""
-        self._call(f"lock {target}", "lock", target=target)
+        self._run(request("lock", target))
 
     def unlock(self, target: Datastore) -> None:
         """Unlock a datastore."""
-        self._call(f"unlock {target}", "unlock", target=target)
+        self._run(request("unlock", target))
 
     def validate(self, source: Datastore = "candidate") -> None:
         """Validate a datastore."""
-        self._call(f"validate {source}", "validate", source=source)
+        self._run(request("validate", source))
 
     def commit(self) -> None:
         """Commit the candidate datastore to running."""
-        self._call("commit", "commit")
+        self._run(request("commit"))
 
     def discard_changes(self) -> None:
         """Drop uncommitted changes from the candidate datastore."""
-        self._call("discard-changes", "discard_changes")
+        self._run(request("discard_changes"))
 
     def rpc(self, operation: str, body: etree._Element) -> etree._Element:
         """Send a YANG-defined RPC (``body`` is the operation element) and return the reply."""
-        return self._call(operation, "dispatch", body)
+        return self._run(request("rpc", operation, body))  # type: ignore[return-value]
+
+
+def _send_at_once(session: object) -> None:
+    """Make ``session`` write each request to the SSH channel in the caller's thread.
+
+    NOTE: ncclient 0.7.1's transport thread writes one queued request per pass of its read loop,
+    and a pass waits up to 0.1 s in select() when no reply arrives. That delays every RPC by up
+    to 0.1 s and spreads a pipelined batch over several passes. Writing directly keeps the order
+    (only the session's own thread sends after the hello) and lets a batch leave at once.
+    """
+    deadline = time.monotonic() + 1.0
+    while not session._q.empty() and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.001)  # the hello may still be queued
+    if not session._q.empty():  # type: ignore[attr-defined]
+        return
+    channel = session._channel  # type: ignore[attr-defined]
+    write_lock = threading.Lock()
+
+    def send(message: str) -> None:
+        data = message.encode()
+        if session._base == NetconfBase.BASE_11:  # type: ignore[attr-defined]
+            data = b"\n#%d\n%s\n##\n" % (len(data), data)
+        else:
+            data += b"]]>]]>"
+        if not session.connected:  # type: ignore[attr-defined]
+            raise TransportError("Not connected to NETCONF server")
+        with write_lock:
+            channel.sendall(data)
+
+    session.send = send  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A request in ncclient's terms: operation name for messages, Manager method, arguments."""
+
+    operation: str
+    method: str
+    args: tuple[object, ...]
+    kwargs: dict[str, object]
+    result: Callable[[etree._Element], object]
+
+
+def _data(reply: etree._Element) -> etree._Element:
+    data = reply.find(f"{{{ns.NETCONF_BASE}}}data")
+    return data if data is not None else etree.Element(f"{{{ns.NETCONF_BASE}}}data")
+
+
+def _nothing(reply: etree._Element) -> None:
+    return None
+
+
+def _reply(reply: etree._Element) -> etree._Element:
+    return reply
