@@ -101,7 +101,9 @@ def _fail(message: str) -> None:
 @click.argument("intent", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--inventory", "-i", "inventory", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Inventory YAML with the devices to check.")
-@click.option("--host", "hosts", multiple=True, help="Inventory host name to check; repeatable. Default: every host.")
+@click.option("--limit", "--host", "hosts", multiple=True, metavar="PATTERN",
+              help="Check only the hosts that PATTERN selects: a host name, a group name or a glob over host "
+              "names such as 'edge-*'. Repeatable; the union is checked. --host is an alias. Default: every host.")
 @click.option("--warn-days", type=click.IntRange(min=0), default=DEFAULT_WARN_DAYS, show_default=True,
               help="Warn when a trustpoint's CA certificate ends within this many days.")
 @click.option("--fail-days", type=click.IntRange(min=0), default=DEFAULT_FAIL_DAYS, show_default=True,
@@ -142,7 +144,7 @@ def check(
     unresolved: list[str] = []
     try:
         model = load_intent(intent, unresolved=unresolved)
-        targets = load_inventory(inventory).select(list(hosts))
+        targets = load_inventory(inventory).limit(hosts)
         presented = load_certificates(chain.read_bytes(), str(chain)) if chain is not None else []
         options = CheckOptions(warn_days=warn_days, fail_days=fail_days, chain=presented)
     except IntentError as error:

@@ -72,10 +72,11 @@ def _inventory_or_lab(inventory_path: Path | None) -> Iterator[Path]:
         yield lab.inventory_path
 
 
-def _hosts(inventory_path: Path, names: tuple[str, ...]) -> list[Host]:
+def _hosts(inventory_path: Path, patterns: tuple[str, ...]) -> list[Host]:
+    """Load the inventory and return the hosts that the ``--limit`` patterns select (all without any)."""
     try:
         inventory = load_inventory(inventory_path)
-        return inventory.select(list(names))
+        return inventory.limit(patterns)
     except ProvisionerError as error:
         _fail(str(error))
 
@@ -113,7 +114,12 @@ inventory_option = click.option(
     "--inventory", "-i", "inventory", type=click.Path(path_type=Path, dir_okay=False), default=None,
     help="Inventory YAML with the devices to target. Default: a built-in lab device kept in ./lab-state.",
 )
-host_option = click.option("--host", "hosts", multiple=True, help="Inventory host name to target; repeatable. Default: every host.")
+host_option = click.option(
+    "--limit", "--host", "hosts", multiple=True, metavar="PATTERN",
+    help="Target only the hosts that PATTERN selects: a host name, a group name (members of its child groups "
+    "included) or a glob over host names such as 'edge-*'. Repeatable; the union is targeted. --host is an "
+    "alias. Default: every host.",
+)
 accept_new_host_key_option = click.option(
     "--accept-new-host-key", is_flag=True,
     help="Record a device's SSH host key in the inventory's known_hosts file when none is recorded (trust on "

@@ -21,7 +21,7 @@ import click
 from ruamel.yaml import YAML
 
 from models.eem import CLI_DIGEST_VARIABLE
-from models.errors import ProvisionerError
+from models.errors import InputError, ProvisionerError
 from models.inventory import Host, load_inventory
 from models.ownership import BUILT_IN_TRUSTPOINT_PREFIXES
 from payloads.filters import managed_lists_filter
@@ -134,20 +134,38 @@ def render_yaml(imported: ImportedIntent, host: Host) -> str:
     return "".join(f"# {line}\n" for line in header) + stream.getvalue()
 
 
+def _one_host(hosts: list[Host], patterns: tuple[str, ...]) -> Host:
+    """Return the only host selected, because one import writes one intent.
+
+    Raises:
+        InputError: the patterns select more than one host.
+    """
+    if len(hosts) == 1:
+        return hosts[0]
+    listed = ", ".join(host.name for host in hosts[:10]) + (", ..." if len(hosts) > 10 else "")
+    raise InputError(
+        f"--limit {' '.join(patterns)} selects {len(hosts)} hosts ({listed}); import reads one device at a "
+        "time, so give one host name"
+    )
+
+
 @click.command(name="import")
 @click.option("--inventory", "-i", "inventory", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Inventory YAML with the device.")
-@click.option("--host", "host_name", required=True, help="Inventory host name of the device to import.")
+@click.option("--limit", "--host", "patterns", multiple=True, required=True, metavar="PATTERN",
+              help="The device to import: a host name, or a group name or glob over host names that selects "
+              "exactly one host. Repeatable; the union must be one host. --host is an alias.")
 @click.option("--managed-prefix", default=None,
               help="Import only objects whose name starts with this, and claim it as the intent's managed prefix.")
 @click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Intent file to write; stdout when not given. An existing file is not overwritten.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Seconds allowed for connecting and for the get-config.")
-def import_command(inventory: Path, host_name: str, managed_prefix: str | None, out: Path | None, timeout: float) -> None:
+def import_command(inventory: Path, patterns: tuple[str, ...], managed_prefix: str | None, out: Path | None,
+                   timeout: float) -> None:
     """Write an intent YAML from what a device holds now; passwords become password_env references."""
     try:
-        host = load_inventory(inventory).select([host_name])[0]
+        host = _one_host(load_inventory(inventory).limit(patterns), patterns)
         imported = import_device(host, prefix=managed_prefix, timeout=timeout)
     except ProvisionerError as error:
         click.echo(f"error: {error}", err=True)

@@ -100,4 +100,5 @@ def test_import_unknown_host(lab: LabDevice) -> None:
     written = run_cli("import", "--inventory", str(lab.inventory_path), "--host", "nope")
 
     assert written.returncode == 1
-    assert "host nope is not in the inventory" in written.stderr
+    assert "limit 'nope' selects no host" in written.stderr
+    assert "Known hosts: lab." in written.stderr
