@@ -1,7 +1,7 @@
 """Model-driven provisioning of Cisco IOS XE EEM e-mail alerts and PKI trustpoints over NETCONF.
 
-The library API for controllers and schedulers. Every function here works on one device (or,
-for ``check_devices``, many at once), returns typed results, prints nothing and never exits::
+The library API for controllers and schedulers. Every function here returns typed results,
+prints nothing and never exits. The ``*_device`` functions work on one device::
 
     from provisioner import apply_device, load_intent, load_inventory
 
@@ -11,14 +11,33 @@ for ``check_devices``, many at once), returns typed results, prints nothing and 
     if result.failed:
         print(result.outcome, result.error)
 
-Each call opens its own NETCONF session, so calls for different devices may run in threads at
-the same time. From asyncio, run them in a thread: ``await asyncio.to_thread(apply_device, ...)``.
+The ``*_devices`` functions and ``check_fleet`` run one device per worker thread, at most
+``workers`` at a time, and return a :class:`FleetResult` with one :class:`DeviceRun` per host in
+inventory order, plus counts per state::
+
+    hosts = list(load_inventory("inventory.yaml").hosts.values())
+    fleet = apply_devices(intent, hosts, workers=8, timeout=600)
+    print(fleet.counts())                            # {'done': 2, 'failed': 1, ...}
+    for run in fleet.in_state("failed"):
+        print(run.device, run.error)
+
+Each call opens its own NETCONF sessions, so calls for different devices may run in threads at
+the same time. From asyncio, await ``aplan_devices``, ``aapply_devices`` or ``acheck_fleet``, or
+run a single-device function in a thread: ``await asyncio.to_thread(apply_device, ...)``.
 """
 
 from models.errors import InputError, IntentError, Problem, ProvisionerError
 from models.intent import Intent, load_intent, parse_intent
 from models.inventory import Host, Inventory, load_inventory
-from provisioner.compliance import CheckOptions, DeviceCompliance, check_device, check_devices
+from provisioner.compliance import (
+    CheckOptions,
+    DeviceCompliance,
+    acheck_fleet,
+    check_device,
+    check_devices,
+    check_fleet,
+)
+from provisioner.devices import aapply_devices, aplan_devices, apply_devices, plan_devices
 from provisioner.diff import ObjectChange, Plan
 from provisioner.engine import ApplyResult, ObjectReport, apply_device, plan_device
 from provisioner.errors import (
@@ -28,6 +47,7 @@ from provisioner.errors import (
     HostKeyError,
     VerificationError,
 )
+from provisioner.fleet import DeviceRun, FleetInterrupted, FleetResult, Progress
 
 __all__ = [
     "ApplyResult",
@@ -35,7 +55,10 @@ __all__ = [
     "DeviceCompliance",
     "DeviceError",
     "DeviceRefusedError",
+    "DeviceRun",
     "DeviceUnreachableError",
+    "FleetInterrupted",
+    "FleetResult",
     "Host",
     "HostKeyError",
     "InputError",
@@ -46,13 +69,20 @@ __all__ = [
     "ObjectReport",
     "Plan",
     "Problem",
+    "Progress",
     "ProvisionerError",
     "VerificationError",
+    "aapply_devices",
+    "acheck_fleet",
+    "aplan_devices",
     "apply_device",
+    "apply_devices",
     "check_device",
     "check_devices",
+    "check_fleet",
     "load_intent",
     "load_inventory",
     "parse_intent",
     "plan_device",
+    "plan_devices",
 ]

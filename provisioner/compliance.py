@@ -11,11 +11,10 @@ import hashlib
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography import x509
 
@@ -32,6 +31,7 @@ from provisioner import logsafe
 from provisioner.certs.chain import ChainAnalysis, TrustpointCertificate, analyse_chain
 from provisioner.diff import Plan, compare, mask_value
 from provisioner.errors import DeviceError, DeviceRefusedError
+from provisioner.fleet import DeviceRun, FleetResult, ProgressCallback, run_fleet, run_in_thread
 from provisioner.releases import release_profile
 from provisioner.transport import open_session
 from provisioner.transport.netconf import NetconfSession
@@ -464,42 +464,56 @@ def check_devices(
 ) -> list[DeviceCompliance]:
     """Check many devices, at most ``workers`` at a time, each within ``timeout`` seconds.
 
-    A device that has not finished in time gets an error result and the others go on. Its
-    worker thread is a daemon left to end on its own: the NETCONF session has the same timeout
-    for connect and each RPC, so it stops soon after.
+    Returns one result per host, in order. A device that has not finished in time gets an error
+    result and the others go on. Its worker thread is a daemon left to end on its own: the
+    NETCONF session has the same timeout for connect and each RPC, so it stops soon after.
+    :func:`check_fleet` returns the same results with their run states and takes a progress
+    callback and a stop event.
     """
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, not {workers}")
-    results: dict[str, DeviceCompliance] = {}
-    finished = threading.Condition()
-    pending = list(hosts)
-    running: dict[str, float] = {}
+    fleet = check_fleet(intent, hosts, options, timeout=timeout, workers=workers, session_factory=session_factory)
+    return [_compliance(run) for run in fleet.devices]
 
-    def work(host: Host) -> None:
-        try:
-            outcome = check_device(intent, host, options, timeout=timeout, session_factory=session_factory)
-        except Exception as error:  # noqa: BLE001 - one broken device must not stop the others
-            logger.exception("%s: check crashed", host.name)
-            outcome = DeviceCompliance(host.name, error=f"check failed unexpectedly: {type(error).__name__}: {error}")
-        with finished:
-            if host.name in running:
-                results[host.name] = outcome
-                del running[host.name]
-            finished.notify_all()
 
-    with finished:
-        while pending or running:
-            while pending and len(running) < workers:
-                host = pending.pop(0)
-                running[host.name] = time.monotonic() + timeout
-                threading.Thread(target=work, args=(host,), name=f"check-{host.name}", daemon=True).start()
-            now = time.monotonic()
-            for name, deadline in list(running.items()):
-                if now >= deadline:
-                    del running[name]
-                    message = f"timed out after {timeout:g} s; the other devices were checked"
-                    results[name] = DeviceCompliance(name, error=message)
-                    logger.error("%s: check %s", name, message)
-            if running:
-                finished.wait(timeout=max(0.0, min(running.values()) - time.monotonic()) + 0.01)
-    return [results[host.name] for host in hosts]
+def check_fleet(
+    intent: Intent,
+    hosts: Sequence[Host],
+    options: CheckOptions | None = None,
+    *,
+    timeout: float = DEFAULT_DEVICE_TIMEOUT,
+    workers: int | None = None,
+    on_progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+    session_factory: SessionFactory | None = None,
+) -> FleetResult[DeviceCompliance]:
+    """Check many devices through the fleet runner; each run's ``result`` is its DeviceCompliance.
+
+    A device that could not be checked ends ``failed`` (its result holds the error), one past
+    ``timeout`` ends ``timed-out`` with no result. See :func:`provisioner.fleet.run_fleet` for
+    ``workers`` (default one thread per device, up to 32), ``on_progress`` and ``stop``.
+
+    Raises:
+        FleetInterrupted: Ctrl-C; it carries the result of every device.
+    """
+
+    def task(host: Host) -> DeviceCompliance:
+        return check_device(intent, host, options, timeout=timeout, session_factory=session_factory)
+
+    return run_fleet(
+        hosts, task, workers=workers, timeout=timeout, failure=lambda result: result.error,
+        on_progress=on_progress, stop=stop,
+    )
+
+
+def _compliance(run: DeviceRun[DeviceCompliance]) -> DeviceCompliance:
+    """Return the run's result, or a result that carries why the device has none."""
+    if run.result is not None:
+        return run.result
+    return DeviceCompliance(run.device, error=run.error)
+
+
+async def acheck_fleet(intent: Intent, hosts: Sequence[Host], *args: Any, **options: Any) -> FleetResult[DeviceCompliance]:
+    """Run :func:`check_fleet` in a thread; cancelling stops it as a ``stop`` event does.
+
+    ``on_progress`` is then called in that thread, not in the event loop's.
+    """
+    return await run_in_thread(check_fleet, intent, hosts, *args, **options)

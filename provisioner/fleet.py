@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from models.inventory import Host
 from provisioner import logsafe
@@ -95,7 +95,7 @@ class FleetInterrupted(KeyboardInterrupt):
     It is a ``KeyboardInterrupt``, so a script that does not catch it stops as on any Ctrl-C.
     """
 
-    def __init__(self, result: FleetResult[object]) -> None:
+    def __init__(self, result: FleetResult[Any]) -> None:
         super().__init__("interrupted")
         self.result = result
 
@@ -181,7 +181,6 @@ def summary_line(result: FleetResult[T], label: Callable[[DeviceRun[T]], str]) -
     ``label`` names the outcome of a ``done`` device, such as ``applied`` or ``in sync``. The
     other states keep their own names. Each failed, timed-out or interrupted device is listed
     with the first line of its error.
-
     """
     groups: dict[str, int] = {}
     for run in result.devices:
@@ -192,12 +191,16 @@ def summary_line(result: FleetResult[T], label: Callable[[DeviceRun[T]], str]) -
     line = f"{total} device{'s' if total != 1 else ''}: {parts or 'none'}"
     problems = [run for run in result.devices if run.state in ("failed", "timed-out", "interrupted")]
     if problems:
-        line += " (" + "; ".join(f"{run.device}: {_first_line(run.error)}" for run in problems) + ")"
+        line += " (" + "; ".join(f"{run.device}: {error_line(run)}" for run in problems) + ")"
     return line
 
 
-def _first_line(text: str | None) -> str:
-    return (text or "no details").strip().split("\n", 1)[0]
+def error_line(run: DeviceRun[Any]) -> str:
+    """Return the first line of a device's error, without the device name that starts most of them."""
+    line = (run.error or "no details").strip().split("\n", 1)[0]
+    prefix = f"{run.device}: "
+    return line.removeprefix(prefix)
+
 
 
 def _describe(error: BaseException) -> str:
@@ -296,7 +299,7 @@ class _Run(Generic[T]):
                     break
         result = self.collect()
         if interrupts:
-            raise FleetInterrupted(result)  # type: ignore[arg-type]
+            raise FleetInterrupted(result)
         return result
 
     def step(self) -> bool:
@@ -348,7 +351,7 @@ class _Run(Generic[T]):
         return self.stopping or self.next_index >= len(self.hosts)
 
     def wait_seconds(self) -> float | None:
-        waits = []
+        waits: list[float] = []
         if self.timeout is not None:
             now = time.monotonic()
             waits.extend(
@@ -381,7 +384,7 @@ class _Run(Generic[T]):
             return
         try:
             self.on_progress(event)
-        except Exception:  # noqa: BLE001 - a broken progress display must not stop the devices
+        except Exception:
             logger.exception("the progress callback failed; the run goes on")
 
     def collect(self) -> FleetResult[T]:
@@ -400,15 +403,16 @@ class _Run(Generic[T]):
                                 error="still running when the run stopped waiting for it, so its outcome is unknown",
                             ))
                         else:
-                            runs.append(DeviceRun(host.name, "not-started", error="not started: the run was stopped"))
+                            runs.append(DeviceRun(host.name, "not-started", error="the run stopped before this device's turn"))
+
                     return FleetResult(tuple(runs), stopped=self.stop_requested)
             except KeyboardInterrupt:
                 # More Ctrl-C while the results are gathered: gather them again.
                 continue
 
 
-async def run_in_thread(function: Callable[..., T], *args: object, stop: threading.Event | None = None,
-                        **options: object) -> T:
+async def run_in_thread(function: Callable[..., T], *args: Any, stop: threading.Event | None = None,
+                        **options: Any) -> T:
     """Await ``function(*args, stop=..., **options)`` run in a thread, for the async variants.
 
     Cancelling the awaiting task sets the ``stop`` event (a new one when none is given): no new

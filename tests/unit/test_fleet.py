@@ -21,6 +21,7 @@ from provisioner.fleet import (
     Progress,
     default_workers,
     run_fleet,
+    run_in_thread,
     summary_line,
 )
 
@@ -327,3 +328,36 @@ def test_summary_line_single_device() -> None:
     result: FleetResult[str] = FleetResult((DeviceRun("r1", "timed-out", error="timed out after 5 s"),))
 
     assert summary_line(result, lambda run: "done") == "1 device: 1 timed out (r1: timed out after 5 s)"
+
+
+def test_async_cancel_sets_stop_and_waits() -> None:
+    import asyncio
+
+    entered = threading.Event()
+    seen_stop: list[bool] = []
+
+    def blocking(value: str, *, stop: threading.Event) -> str:
+        entered.set()
+        seen_stop.append(stop.wait(WAIT))
+        return value
+
+    async def cancel_midway() -> None:
+        task = asyncio.ensure_future(run_in_thread(blocking, "x"))
+        await asyncio.to_thread(entered.wait, WAIT)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_midway())
+
+    # The thread saw the stop and ended before the cancellation reached the caller.
+    assert seen_stop == [True]
+
+
+def test_async_returns_result() -> None:
+    import asyncio
+
+    def echo(value: str, *, stop: threading.Event) -> str:
+        return value if not stop.is_set() else "stopped"
+
+    assert asyncio.run(run_in_thread(echo, "done")) == "done"
