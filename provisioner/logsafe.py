@@ -14,7 +14,11 @@ import re
 import threading
 
 MASK = "********"
-_WATCHED_PREFIXES = ("ncclient", "paramiko", "provisioner", "payloads", "models", "asyncssh")
+# httpx and httpcore (RESTCONF client) and aiohttp (the lab's RESTCONF server) log URLs and
+# connection events, not bodies (checked with httpx 0.29, httpcore 1.0, aiohttp 3.14); their records are masked too.
+_WATCHED_PREFIXES = (
+    "ncclient", "paramiko", "provisioner", "payloads", "models", "asyncssh", "httpx", "httpcore", "aiohttp",
+)
 
 # XML, or a quoted buffer or chunk fragment, in an ncclient message (ncclient 0.7 quotes them).
 _CONTENT = re.compile(r"[<\"\n]")

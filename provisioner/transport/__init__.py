@@ -1,4 +1,5 @@
-"""Sessions to devices: NETCONF over SSH (ncclient), chosen per host by the inventory's ``transport``."""
+"""Sessions to devices, chosen per host by the inventory's ``transport``: NETCONF over SSH
+(ncclient) or RESTCONF over HTTPS (httpx)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ def open_session(host: Host, *, timeout: float = 30.0, accept_new_host_key: bool
         timeout: seconds to wait for the connection and for each reply.
         accept_new_host_key: record an unknown SSH host key (NETCONF only).
     """
-    # Imported here: ncclient and paramiko cost a noticeable part of the CLI's start-up time.
+    # Imported here: ncclient, paramiko and httpx cost a noticeable part of the CLI's start-up time.
+    if host.transport == "restconf":
+        from provisioner.transport.restconf import RestconfSession
+
+        return RestconfSession(host, timeout=timeout)
+
     from provisioner.transport.netconf import NetconfSession
 
     return NetconfSession(host, timeout=timeout, accept_new_host_key=accept_new_host_key)
