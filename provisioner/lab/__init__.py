@@ -7,9 +7,10 @@ sends, including the lines that no YANG model covers.
 """
 
 from provisioner.lab.faults import Faults
+from provisioner.lab.fleet import LabFleet
 from provisioner.lab.labdevice import LabDevice, LabLoop
 from provisioner.lab.releases import RELEASES, Release, get_release
-from provisioner.lab.runner import run_lab
+from provisioner.lab.runner import run_fleet, run_lab
 from provisioner.lab.server import LabServer
 from provisioner.lab.statedir import StateDirInUseError
 
@@ -17,10 +18,12 @@ __all__ = [
     "RELEASES",
     "Faults",
     "LabDevice",
+    "LabFleet",
     "LabLoop",
     "LabServer",
     "Release",
     "StateDirInUseError",
     "get_release",
+    "run_fleet",
     "run_lab",
 ]

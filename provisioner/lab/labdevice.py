@@ -99,6 +99,9 @@ class LabDevice:
             if self._own_loop:
                 self._loop.close()
                 self._loop = None
+            # Close the RPC log too, so that a device that failed to listen leaks no open file.
+            with self._server.state.lock:
+                self._server.state.close()
             self._server.files.release()
             raise
         self._started = True

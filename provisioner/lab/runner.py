@@ -1,14 +1,17 @@
-"""Run one lab device in the foreground until SIGINT or SIGTERM."""
+"""Run one lab device, or a fleet of them, in the foreground until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import FrameType
 
 from provisioner.lab.faults import Faults
+from provisioner.lab.fleet import LabFleet
 from provisioner.lab.server import LabServer
 
 logger = logging.getLogger(__name__)
@@ -59,3 +62,40 @@ async def _serve(server: LabServer, on_ready: Callable[[LabServer], None] | None
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await server.stop()
+
+
+def run_fleet(
+    count: int,
+    state_dir: Path | str = "lab-state",
+    base_port: int = 0,
+    release: str = "17.12",
+    username: str = "admin",
+    latency_ms: int = 0,
+    mutate: Iterable[tuple[str, str]] = (),
+    yang_dir: Path | str | None = None,
+    host: str = "127.0.0.1",
+    on_ready: Callable[[LabFleet], None] | None = None,
+) -> None:
+    """Serve a ``LabFleet`` of ``count`` devices until SIGINT or SIGTERM, then stop cleanly.
+
+    The other arguments are those of ``LabFleet``. A signal that arrives while the devices
+    start stops them as soon as the start is complete.
+    """
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with LabFleet(count, state_dir, base_port, latency_ms, release, username, host, mutate,
+                      yang_dir) as fleet:
+            if on_ready is not None:
+                on_ready(fleet)
+            # A wait with a timeout returns to Python regularly, so the signal handler runs promptly.
+            while not stop.wait(0.5):
+                pass
+            logger.info("lab fleet of %d devices stopping on signal", count)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
