@@ -394,19 +394,23 @@ def _reply(rpc: etree._Element | None, body: list[etree._Element] | None,
     return bytes(etree.tostring(reply, xml_declaration=True, encoding="UTF-8"))
 
 
-def handle_rpc(state: DeviceState, session_id: int, message: bytes) -> RpcOutcome:
+def handle_rpc(state: DeviceState, session_id: int, message: bytes,
+               request: str | None = None) -> RpcOutcome:
     """Run one NETCONF message received on a session and return the reply to send.
 
     Args:
         state: The device; this function takes ``state.lock``.
         session_id: The sending session.
         message: One complete XML message, framing removed.
+        request: The RESTCONF request (method and path) this RPC stands for, for the RPC log;
+            None for NETCONF.
     """
     with state.lock:
-        return _handle(state, session_id, message)
+        return _handle(state, session_id, message, request)
 
 
-def _handle(state: DeviceState, session_id: int, message: bytes) -> RpcOutcome:
+def _handle(state: DeviceState, session_id: int, message: bytes,
+            request: str | None = None) -> RpcOutcome:
     call = _Call(state, session_id)
     try:
         rpc = etree.fromstring(message, _PARSER)
@@ -461,5 +465,6 @@ def _handle(state: DeviceState, session_id: int, message: bytes) -> RpcOutcome:
                        operation, raised)
 
     state.rpc_log.append(session_id, message_id, operation, call.ok, call.error_tag,
-                         target=call.target, source=call.source)
+                         target=call.target, source=call.source,
+                         transport="restconf" if request is not None else None, request=request)
     return RpcOutcome(_reply(rpc, body, error), call.close_session and error is None, operation)

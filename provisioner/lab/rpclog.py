@@ -13,8 +13,9 @@ class RpcLog:
     """Append-only RPC records, written to a JSON Lines file and kept in memory.
 
     Each record has ``time``, ``device``, ``session_id``, ``message_id``, ``operation``, ``ok``
-    and ``error_tag``, plus ``target`` or ``source`` when the RPC names a datastore. Records
-    never contain RPC bodies, because those carry passwords.
+    and ``error_tag``, plus ``target`` or ``source`` when the RPC names a datastore. A RESTCONF
+    request adds ``transport`` (``restconf``) and ``request`` (method and path). Records never
+    contain RPC bodies, because those carry passwords.
     """
 
     def __init__(self, path: Path, device: str) -> None:
@@ -33,6 +34,8 @@ class RpcLog:
         error_tag: str | None = None,
         target: str | None = None,
         source: str | None = None,
+        transport: str | None = None,
+        request: str | None = None,
     ) -> None:
         """Record one RPC and flush the line to disk."""
         record: dict[str, Any] = {
@@ -46,6 +49,10 @@ class RpcLog:
             record["target"] = target
         if source is not None:
             record["source"] = source
+        if transport is not None:
+            record["transport"] = transport
+        if request is not None:
+            record["request"] = request
         record["ok"] = ok
         record["error_tag"] = error_tag
         line = json.dumps(record) + "\n"

@@ -105,8 +105,17 @@ class StateDir:
         write_atomic(path, line.encode())
         return path
 
-    def write_inventory(self, host: str, port: int, username: str, name: str = "lab") -> Path:
-        """Write the inventory that points the provisioner at this device; return its path."""
+    def write_inventory(self, host: str, port: int, username: str, name: str = "lab",
+                        ca_bundle: str | None = None) -> Path:
+        """Write the inventory that points the provisioner at this device; return its path.
+
+        With ``ca_bundle`` (a file in this folder) the host is reached over RESTCONF on
+        ``port``, trusting that CA; otherwise over NETCONF with the recorded host key.
+        """
+        if ca_bundle is None:
+            access = f"    known_hosts: {KNOWN_HOSTS_FILE}\n"
+        else:
+            access = f"    transport: restconf\n    ca_bundle: {ca_bundle}\n"
         text = (
             "# Written by `provisioner lab`; targets the lab device in this folder.\n"
             "hosts:\n"
@@ -115,7 +124,7 @@ class StateDir:
             f"    port: {port}\n"
             f"    username: {username}\n"
             f"    password_file: {PASSWORD_FILE}\n"
-            f"    known_hosts: {KNOWN_HOSTS_FILE}\n"
+            f"{access}"
             "    platform: iosxe\n"
         )
         path = self.file(INVENTORY_FILE)
