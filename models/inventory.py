@@ -317,8 +317,11 @@ class _InventoryReader:
         for name in names:
             if name not in self.group_entries:
                 known = ", ".join(self.group_entries) or "none"
-                self._fail(line, entry.label, f"group '{name}' is not defined under groups{_closest(name, self.group_entries)} "
-                           f"(defined groups: {known}); add it there or remove it from this list")
+                close = difflib.get_close_matches(name, list(self.group_entries), n=1)
+                advice = "define it under groups or remove it from this list"
+                if close:
+                    advice = f"did you mean '{close[0]}'? Otherwise {advice}"
+                self._fail(line, entry.label, f"group '{name}' is not defined (defined groups: {known}); {advice}")
 
     def parents(self, entry: _Entry) -> tuple[str, ...]:
         return tuple(entry.settings.get("groups") or ())
