@@ -51,11 +51,19 @@ def _parse_mutations(ctx: click.Context, param: click.Parameter,
 @click.option("--yang-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None,
               help="YANG folder of the release: enables get-schema and libyang validation.")
+@click.option("--restconf", is_flag=True,
+              help="Also serve RESTCONF over HTTPS (one device only); the inventory then names the "
+                   "device over RESTCONF, with the lab's own CA (restconf-ca.pem) as ca_bundle.")
+@click.option("--restconf-port", type=click.IntRange(0, 65535), default=8443, show_default=True,
+              help="TCP port on 127.0.0.1 for RESTCONF with --restconf (0 picks a free port).")
 def lab(port: int, devices: int | None, state_dir: Path, release: str, username: str,
-        latency_ms: int, mutate: list[tuple[str, str]], yang_dir: Path | None) -> None:
+        latency_ms: int, mutate: list[tuple[str, str]], yang_dir: Path | None,
+        restconf: bool, restconf_port: int) -> None:
     """Run a simulated IOS XE device (NETCONF over SSH), or a fleet of them, until Ctrl-C."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if devices is not None and restconf:
+        raise click.UsageError("--restconf serves a single device; leave out --devices")
     if devices is not None:
         _serve_fleet(devices, port, state_dir, release, username, latency_ms, mutate, yang_dir)
         return
@@ -66,13 +74,14 @@ def lab(port: int, devices: int | None, state_dir: Path, release: str, username:
 
     try:
         run_lab(port, state_dir, release, username, latency_ms, mutate, yang_dir,
-                on_ready=announce)
+                on_ready=announce, restconf_port=restconf_port if restconf else None)
     except StateDirInUseError as error:
         raise click.ClickException(str(error)) from error
     except OSError as error:
         raise click.ClickException(
-            f"cannot start the lab device on port {port}: {error}. "
-            "Choose another port with --port."
+            f"cannot start the lab device on port {port}"
+            f"{f' or RESTCONF port {restconf_port}' if restconf else ''}: {error}. "
+            "Choose another port with --port or --restconf-port."
         ) from error
     click.echo("Lab device stopped.")
 

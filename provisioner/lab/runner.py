@@ -12,6 +12,7 @@ from types import FrameType
 
 from provisioner.lab.faults import Faults
 from provisioner.lab.fleet import LabFleet
+from provisioner.lab.restconf import RestconfServer, start_restconf
 from provisioner.lab.server import LabServer
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ def run_lab(
     yang_dir: Path | str | None = None,
     host: str = "127.0.0.1",
     on_ready: Callable[[LabServer], None] | None = None,
+    restconf_port: int | None = None,
 ) -> None:
     """Serve one lab device until SIGINT or SIGTERM, then stop cleanly.
 
@@ -40,20 +42,26 @@ def run_lab(
         yang_dir: YANG folder for get-schema and libyang validation.
         host: Loopback address to listen on.
         on_ready: Called once the device listens, e.g. to print where.
+        restconf_port: Also serve RESTCONF over HTTPS on this port (0 picks a free one); the
+            inventory then names the device over RESTCONF. None serves NETCONF only.
     """
     faults = Faults(mutate_after_commit=list(mutate), latency_ms=latency_ms)
     server = LabServer(state_dir, port, release, username, host, faults=faults,
                        yang_dir=yang_dir)
-    asyncio.run(_serve(server, on_ready))
+    asyncio.run(_serve(server, on_ready, restconf_port))
 
 
-async def _serve(server: LabServer, on_ready: Callable[[LabServer], None] | None) -> None:
+async def _serve(server: LabServer, on_ready: Callable[[LabServer], None] | None,
+                 restconf_port: int | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await server.start()
+    restconf: RestconfServer | None = None
     try:
+        if restconf_port is not None:
+            restconf = await start_restconf(server, restconf_port)
         if on_ready is not None:
             on_ready(server)
         await stop.wait()
@@ -61,6 +69,8 @@ async def _serve(server: LabServer, on_ready: Callable[[LabServer], None] | None
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+        if restconf is not None:
+            await restconf.stop()
         await server.stop()
 
 

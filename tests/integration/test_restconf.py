@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import signal
 import ssl
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from provisioner.lab import LabDevice
 from provisioner.lab.statedir import RUNNING_FILE, STARTUP_FILE, UNMODELLED_FILE
 from provisioner.transport import open_session
 from provisioner.transport.restconf import RestconfSession
-from tests.conftest import EXAMPLE, SMTP_PASSWORD
+from tests.conftest import EXAMPLE, REPO, SMTP_PASSWORD
 from tests.integration.test_apply import run_cli
 
 pytestmark = pytest.mark.integration
@@ -310,3 +313,34 @@ def test_secret_stays_out_of_output_and_logs(
     for text in texts + saved:
         assert smtp_password not in text
         assert SERVER_STRING not in text
+
+
+def test_lab_command_serves_restconf(tmp_path: Path) -> None:
+    state = tmp_path / "lab-state"
+    command = [sys.executable, "-m", "provisioner", "lab", "--port", "0", "--restconf", "--restconf-port", "0",
+               "--state-dir", str(state)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert "listening on" in line, process.stderr.read() if process.stderr else ""
+            host = load_inventory(state / "inventory.yaml").hosts["lab"]
+
+            completed = run_cli("plan", str(EXAMPLE), "--inventory", str(state / "inventory.yaml"))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
+
+    assert host.transport == "restconf"
+    assert host.ca_bundle == state / "restconf-ca.pem"
+    assert completed.returncode == 2, completed.stderr
+    assert process.returncode == 0
+    records = [json.loads(line) for line in (state / "rpc-log.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {record.get("transport") for record in records} == {"restconf"}
+
+
+def test_lab_command_rejects_restconf_fleet(tmp_path: Path) -> None:
+    completed = run_cli("lab", "--devices", "2", "--restconf", "--state-dir", str(tmp_path / "fleet"))
+
+    assert completed.returncode == 1
+    assert "--restconf serves a single device" in completed.stderr
