@@ -323,6 +323,8 @@ class RestconfServer:
         config = etree.Element(_NC + "config", nsmap={None: ns.NETCONF_BASE})
         if operation == "merge" and len(segments) > 1 and not self._exists(segments):
             raise _HttpError(404, "application", "invalid-value", "uri keypath not found; PATCH cannot create a resource")
+        if operation == "delete" and not self._exists(segments):
+            raise _HttpError(404, "application", "invalid-value", "uri keypath not found")
         if operation == "delete":
             target = _build(config, segments)
         else:

@@ -209,7 +209,11 @@ class RestconfSession:
         if response.status_code == 404 and missing_ok:
             return None
         if response.is_error:
-            raise DeviceRefusedError(self.name, operation, _errors(response))
+            errors = _errors(response)
+            # Some servers answer a DELETE of a missing resource with 409 data-missing instead.
+            if missing_ok and all(error.error_tag == "data-missing" for error in errors):
+                return None
+            raise DeviceRefusedError(self.name, operation, errors)
         logger.debug("%s: %s %s: HTTP %d", self.name, method, url, response.status_code)
         return response
 

@@ -344,3 +344,4 @@ def test_lab_command_rejects_restconf_fleet(tmp_path: Path) -> None:
 
     assert completed.returncode == 1
     assert "--restconf serves a single device" in completed.stderr
+
