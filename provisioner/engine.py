@@ -75,6 +75,8 @@ from provisioner.validation import SchemaValidator, find_yang_folder
 
 logger = logging.getLogger(__name__)
 
+ROLLBACK_ON_ERROR = "urn:ietf:params:netconf:capability:rollback-on-error:1.0"
+
 SessionFactory = Callable[[Host], Session]
 Outcome = Literal["unchanged", "applied", "rolled-back", "unknown"]
 Mode = Literal["candidate", "running"]
@@ -465,8 +467,11 @@ class _Apply:
             try:
                 session.edit_config("running", config, error_option="rollback-on-error")
             except DeviceRefusedError:
-                # rollback-on-error: a refused edit leaves running as it was.
-                self.touched = self.cli_sent
+                # With rollback-on-error a refused edit leaves running as it was. A session
+                # without it (RESTCONF sends an edit as several requests) may have applied a
+                # part, so running stays touched and the snapshot is restored.
+                if ROLLBACK_ON_ERROR in session.capabilities:
+                    self.touched = self.cli_sent
                 raise
             return
         # Validate goes with the edit: after a refused edit it checks an unchanged candidate.

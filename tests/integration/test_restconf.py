@@ -345,3 +345,31 @@ def test_lab_command_rejects_restconf_fleet(tmp_path: Path) -> None:
     assert completed.returncode == 1
     assert "--restconf serves a single device" in completed.stderr
 
+
+def test_partly_applied_edit_is_restored(restconf_lab: LabDevice, smtp_password: str) -> None:
+    # The third PUT of the edit fails; RESTCONF keeps the two before it, so apply must restore.
+    original = restconf_lab.running_xml()
+    calls = {"count": 0}
+    session_class_send = RestconfSession._send
+
+    def failing_send(self, operation, method, url, **kwargs):  # type: ignore[no-untyped-def]
+        if method == "PUT":
+            calls["count"] += 1
+            if calls["count"] == 3:
+                restconf_lab.faults.fail_operations["edit-config"] = "operation-failed"
+        try:
+            return session_class_send(self, operation, method, url, **kwargs)
+        finally:
+            restconf_lab.faults.fail_operations.pop("edit-config", None)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RestconfSession, "_send", failing_send)
+        result = apply_device(load_intent(EXAMPLE), _host(restconf_lab), sync_timeout=10)
+
+    assert isinstance(result.error, DeviceRefusedError)
+    assert "2 of the 7 requests of this edit were applied" in str(result.error)
+    assert result.outcome == "rolled-back", result.notes
+    assert _environment(restconf_lab, "_email_from") == []
+    assert _environment(restconf_lab, "_email_to") == []
+    assert etree.tostring(etree.fromstring(restconf_lab.running_xml().encode()), method="c14n") == \
+        etree.tostring(etree.fromstring(original.encode()), method="c14n")
