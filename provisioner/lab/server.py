@@ -247,26 +247,30 @@ class _NetconfSession:
         messages: asyncio.Queue[tuple[bytes, float] | None] = asyncio.Queue()
         reader = asyncio.create_task(self._read(messages))
         try:
-            hello_done = False
             while (item := await messages.get()) is not None:
                 message, arrived = item
-                if not hello_done:
-                    if not self._read_client_hello(message):
-                        return
-                    hello_done = True
-                    continue
                 if not await self._reply_to(message, arrived):
                     return
         finally:
             reader.cancel()
 
     async def _read(self, messages: asyncio.Queue[tuple[bytes, float] | None]) -> None:
-        """Queue each complete message with the time it arrived; None at the end of input."""
+        """Check the client hello, then queue each RPC with the time it arrived; None at the end.
+
+        The hello is handled here, not in the queue, because it decides the framing of the
+        messages that may follow it in the same read.
+        """
+        hello_done = False
         try:
             while data := await self.process.stdin.read(65536):
                 arrived = asyncio.get_running_loop().time()
                 self.decoder.feed(data)
                 while (message := self.decoder.next_message()) is not None:
+                    if not hello_done:
+                        if not self._read_client_hello(message):
+                            return
+                        hello_done = True
+                        continue
                     messages.put_nowait((message, arrived))
         except framing.FramingError as error:
             logger.info("device %s session %d: framing error: %s", self.lab.name,

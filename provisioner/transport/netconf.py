@@ -7,7 +7,6 @@ import hashlib
 import logging
 import socket
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from lxml import etree
 from ncclient import manager
 from ncclient.operations.errors import TimeoutExpiredError
 from ncclient.operations.rpc import RPC, RaiseMode, RPCReply
+from ncclient.transport import SSHSession
 from ncclient.transport.session import NetconfBase
 from ncclient.transport.errors import (
     AuthenticationError,
@@ -55,20 +55,60 @@ def _lookup_names(host: Host) -> list[str]:
     return [host.hostname] if host.port == 22 else [f"[{host.hostname}]:{host.port}", host.hostname]
 
 
+# Parsed known_hosts files by path, with the (mtime_ns, size) they were parsed at. A fleet
+# shares one file, and parsing it for every connection costs O(devices) each time.
+_parsed_known_hosts: dict[Path, tuple[tuple[int, int], _KnownHosts]] = {}
+_parsed_known_hosts_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _KnownHosts:
+    """A parsed known_hosts file, with its plain (not hashed) host names indexed."""
+
+    keys: paramiko.HostKeys
+    by_name: dict[str, paramiko.PKey]
+
+    def lookup(self, name: str) -> paramiko.PKey | None:
+        if name in self.by_name:
+            return self.by_name[name]
+        entry = self.keys.lookup(name)  # hashed names (|1|...) need paramiko's full scan
+        return next(iter(entry.values())) if entry else None
+
+
+def _load_known_hosts(path: Path) -> _KnownHosts:
+    """Return the parsed known_hosts file, parsing it again only after it changed."""
+    stat = path.stat()
+    version = (stat.st_mtime_ns, stat.st_size)
+    with _parsed_known_hosts_lock:
+        cached = _parsed_known_hosts.get(path)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+    keys = paramiko.HostKeys()
+    keys.load(str(path))
+    by_name: dict[str, paramiko.PKey] = {}
+    for entry in keys._entries:  # noqa: SLF001 - paramiko offers no way to list entries in file order
+        for name in entry.hostnames:
+            if not name.startswith("|") and entry.key is not None:
+                by_name.setdefault(name, entry.key)
+    parsed = _KnownHosts(keys, by_name)
+    with _parsed_known_hosts_lock:
+        _parsed_known_hosts[path] = (version, parsed)
+    return parsed
+
+
 def _known_host_key(host: Host) -> paramiko.PKey | None:
     """Return the recorded key for the host, or None when known_hosts has no entry for it."""
     path = _known_hosts_path(host)
-    keys = paramiko.HostKeys()
     try:
-        keys.load(str(path))
+        keys = _load_known_hosts(path)
     except FileNotFoundError:
         return None
     except OSError as error:
         raise HostKeyError(host.name, f"cannot read known_hosts file {path}: {error.strerror}") from None
     for lookup in _lookup_names(host):
-        entry = keys.lookup(lookup)
-        if entry:
-            return next(iter(entry.values()))
+        key = keys.lookup(lookup)
+        if key is not None:
+            return key
     return None
 
 
@@ -178,7 +218,7 @@ class NetconfSession:
         password = self.host.password.get_secret_value() if self.host.password else None
         where = f"{self.host.username}@{self.host.hostname}:{self.host.port}"
         try:
-            self._manager = manager.connect(
+            self._manager = _connect(
                 host=self.host.hostname,
                 port=self.host.port,
                 username=self.host.username,
@@ -189,7 +229,6 @@ class NetconfSession:
                 unknown_host_cb=lambda host, fingerprint: False,
                 look_for_keys=False,
                 allow_agent=False,
-                device_params={"name": "default"},
             )
         except SSHUnknownHostError as error:
             try:
@@ -210,7 +249,6 @@ class NetconfSession:
             raise DeviceUnreachableError(self.name, f"cannot open a NETCONF session to {where}: {error}") from None
         self._manager.raise_mode = RaiseMode.NONE
         self._manager.timeout = self.timeout
-        _send_at_once(self._manager._session)  # noqa: SLF001 - see _send_at_once
         logger.info("%s: NETCONF session %s open", self.name, self._manager.session_id)
 
     def close(self) -> None:
@@ -420,34 +458,45 @@ class NetconfSession:
         return self._run(request("rpc", operation, body))  # type: ignore[return-value]
 
 
-def _send_at_once(session: object) -> None:
-    """Make ``session`` write each request to the SSH channel in the caller's thread.
+def _connect(**options: object) -> manager.Manager:
+    """Open an ncclient session whose requests are written by the caller's thread, then a Manager.
 
-    NOTE: ncclient 0.7.1's transport thread writes one queued request per pass of its read loop,
-    and a pass waits up to 0.1 s in select() when no reply arrives. That delays every RPC by up
-    to 0.1 s and spreads a pipelined batch over several passes. Writing directly keeps the order
-    (only the session's own thread sends after the hello) and lets a batch leave at once.
+    This does what ``ncclient.manager.connect_ssh`` does for the default device handler, with
+    :func:`_send_at_once` installed before the hello, so no request can overtake it.
     """
-    deadline = time.monotonic() + 1.0
-    while not session._q.empty() and time.monotonic() < deadline:  # type: ignore[attr-defined]
-        time.sleep(0.001)  # the hello may still be queued
-    if not session._q.empty():  # type: ignore[attr-defined]
-        return
-    channel = session._channel  # type: ignore[attr-defined]
+    handler = manager.make_device_handler({"name": "default"}, [])
+    session = SSHSession(handler)
+    _send_at_once(session)
+    try:
+        session.connect(**options)
+    except Exception:
+        if session.transport:
+            session.close()
+        raise
+    return manager.Manager(session, handler, timeout=options["timeout"], raise_mode=RaiseMode.NONE)
+
+
+def _send_at_once(session: SSHSession) -> None:
+    """Make ``session`` write each message to the SSH channel in the caller's thread.
+
+    NOTE: ncclient 0.7.1's transport thread writes one queued message per pass of its read loop,
+    and a pass waits up to 0.1 s in select() when no reply arrives. That delays every RPC by up
+    to 0.1 s and spreads a pipelined batch over several passes. With this, nothing is queued.
+    """
     write_lock = threading.Lock()
 
     def send(message: str) -> None:
         data = message.encode()
-        if session._base == NetconfBase.BASE_11:  # type: ignore[attr-defined]
+        if session._base == NetconfBase.BASE_11:  # noqa: SLF001 - chosen by ncclient after the hello
             data = b"\n#%d\n%s\n##\n" % (len(data), data)
         else:
             data += b"]]>]]>"
-        if not session.connected:  # type: ignore[attr-defined]
+        if not session.connected:
             raise TransportError("Not connected to NETCONF server")
         with write_lock:
-            channel.sendall(data)
+            session._channel.sendall(data)  # noqa: SLF001 - ncclient has no public write
 
-    session.send = send  # type: ignore[attr-defined]
+    session.send = send  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)
