@@ -250,7 +250,9 @@ def test_fleet_latency_delays_each_reply(tmp_path: Path) -> None:
 
     for seconds in slow_seconds:
         assert seconds >= 0.4
-    assert fast_seconds < 0.4
+    # The same RPC without latency is quicker, so the delay above comes from latency_ms. The bound
+    # is relative because a loaded test machine can slow any RPC down.
+    assert fast_seconds < min(slow_seconds)
 
 
 def test_fleet_command_latency_option(tmp_path: Path) -> None:
