@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import IO
 
 import click
-from rich.console import Console
 
 from models.certificate import load_certificates
 from models.errors import InputError, IntentError, ProvisionerError
@@ -31,21 +30,17 @@ from provisioner.compliance import (
     DEFAULT_FAIL_DAYS,
     DEFAULT_WARN_DAYS,
     CheckOptions,
-    check_devices,
+    DeviceCompliance,
+    check_fleet,
 )
-from provisioner.reports import (
-    junit_xml,
-    print_table,
-    prometheus_text,
-    report_data,
-    write_atomically,
-)
+from provisioner.fleet import DeviceRun, FleetInterrupted, summary_line
 
 logger = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_FINDINGS = 2
+EXIT_INTERRUPTED = 130
 
 
 class LockHeldError(ProvisionerError):
@@ -119,8 +114,8 @@ def _fail(message: str) -> None:
               help="Also write Prometheus text format here (for node_exporter's textfile collector).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_DEVICE_TIMEOUT, show_default=True,
               help="Seconds allowed per device, for connecting, each RPC and the whole check.")
-@click.option("--workers", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Devices checked at the same time.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Devices checked at the same time. Default: one per device, at most 32.")
 @click.option("--lock-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Lock file that stops overlapping runs. Default: one per inventory in $XDG_RUNTIME_DIR or the temp folder.")
 def check(
@@ -134,12 +129,13 @@ def check(
     junit: Path | None,
     metrics: Path | None,
     timeout: float,
-    workers: int,
+    workers: int | None,
     lock_file: Path | None,
 ) -> None:
     """Check devices against INTENT without changing them: drift, certificate expiry, mail policy.
 
-    Exit 0 when every device complies, 2 on findings, 1 when a device could not be checked.
+    Exit 0 when every device complies, 2 on findings, 1 when a device could not be checked, 130
+    after Ctrl-C.
     """
     unresolved: list[str] = []
     try:
@@ -160,18 +156,31 @@ def check(
     for name in unresolved:
         click.echo(f"note: {name} is not set, so the SMTP password on the devices was not compared", err=True)
 
+    from provisioner.progress import FleetProgress
+
+    interrupted = False
     try:
-        with run_lock(lock_file or default_lock_file(inventory)):
-            results = check_devices(model, targets, options, timeout=timeout, workers=workers)
+        with run_lock(lock_file or default_lock_file(inventory)), \
+                FleetProgress("checking", len(targets), _check_label) as progress:
+            fleet = check_fleet(model, targets, options, timeout=timeout, workers=workers, on_progress=progress)
+    except FleetInterrupted as stop:
+        fleet, interrupted = stop.result, True
     except ProvisionerError as error:
         _fail(str(error))
         return
+    results = [run.result or DeviceCompliance(run.device, error=run.error) for run in fleet.devices]
 
-    if output_format == "json":
-        click.echo(json.dumps(report_data(results), indent=2))
-    else:
-        print_table(results, Console(no_color=bool(os.environ.get("NO_COLOR")) or None))
+    _print_report(results, output_format)
+    click.echo(("interrupted: " if interrupted else "") + summary_line(fleet, _check_label), err=True)
+
+    if interrupted:
+        # A partial run must not replace the last complete JUnit or metrics file.
+        if junit is not None or metrics is not None:
+            click.echo("note: interrupted, so the JUnit and metrics files were not written", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     try:
+        from provisioner.reports import junit_xml, prometheus_text, write_atomically
+
         if junit is not None:
             write_atomically(junit, junit_xml(results))
         if metrics is not None:
@@ -183,3 +192,20 @@ def check(
     if any(result.error is not None for result in results):
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if any(result.findings for result in results) else EXIT_OK)
+
+
+def _check_label(run: DeviceRun[DeviceCompliance]) -> str:
+    return "with findings" if run.result is not None and run.result.findings else "compliant"
+
+
+def _print_report(results: list[DeviceCompliance], output_format: str) -> None:
+    """Print the results on stdout as JSON or as a table; rich is imported only here."""
+    from rich.console import Console
+
+    from provisioner.reports import print_table, report_data
+
+    if output_format == "json":
+        click.echo(json.dumps(report_data(results), indent=2))
+    else:
+        print_table(results, Console(no_color=bool(os.environ.get("NO_COLOR")) or None))
+

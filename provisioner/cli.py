@@ -24,11 +24,14 @@ from payloads import cli as cli_payloads
 from payloads.native_xml import render_config, to_text
 from payloads.releases import ReleaseProfile, profile_for
 from provisioner import logsafe
-from provisioner.engine import apply_device, plan_device
+from provisioner.diff import Plan
+from provisioner.engine import ApplyResult
+from provisioner.fleet import DeviceRun, summary_line
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
+EXIT_INTERRUPTED = 130
 
 
 def _fail(message: str) -> NoReturn:
@@ -182,6 +185,17 @@ def _validate_payload(config: etree._Element, profile: ReleaseProfile, yang_dir:
     click.echo(f"note: payload validated against the YANG of IOS XE {profile.name}", err=True)
 
 
+workers_option = click.option(
+    "--workers", type=click.IntRange(min=1), default=None,
+    help="Devices worked on at the same time. Default: one per device, at most 32.",
+)
+device_timeout_option = click.option(
+    "--device-timeout", type=click.FloatRange(min=0.1), default=None,
+    help="Seconds allowed per device for the whole command; a device past it is reported as timed out "
+    "and the others go on. Default: no limit beyond --timeout for each RPC.",
+)
+
+
 @main.command()
 @intent_argument
 @inventory_option
@@ -190,39 +204,62 @@ def _validate_payload(config: etree._Element, profile: ReleaseProfile, yang_dir:
               help="text: IOS CLI lines with + and - (coloured on a terminal); json or xml: the structured diff.")
 @accept_new_host_key_option
 @timeout_option
+@workers_option
+@device_timeout_option
 def plan(intent: Path, inventory: Path | None, hosts: tuple[str, ...], output_format: str,
-         accept_new_host_key: bool, rpc_timeout: float) -> None:
-    """Show what apply would change, as IOS CLI lines (exit 0 in sync, 2 changes, 1 error)."""
+         accept_new_host_key: bool, rpc_timeout: float, workers: int | None, device_timeout: float | None) -> None:
+    """Show what apply would change, as IOS CLI lines (exit 0 in sync, 2 changes, 1 error, 130 Ctrl-C)."""
     model = _load(intent)
     with _inventory_or_lab(inventory) as inventory_path:
         exit_code = _plan_hosts(model, _hosts(inventory_path, hosts), output_format,
-                                accept_new_host_key=accept_new_host_key, rpc_timeout=rpc_timeout)
+                                accept_new_host_key=accept_new_host_key, rpc_timeout=rpc_timeout,
+                                workers=workers, timeout=device_timeout)
     sys.exit(exit_code)
 
 
-def _plan_hosts(model: Intent, targets: list[Host], output_format: str = "text", **session_options: Any) -> int:
-    from provisioner import plan_output
+def _plan_label(run: DeviceRun[Plan]) -> str:
+    return "in sync" if run.result is not None and run.result.in_sync else "changes pending"
 
-    exit_code = EXIT_OK
-    results = []
-    for host in targets:
+
+def _plan_hosts(model: Intent, targets: list[Host], output_format: str = "text", **options: Any) -> int:
+    """Plan every target through the fleet runner, print the plans and a summary; return the exit code."""
+    from provisioner import plan_output
+    from provisioner.devices import plan_devices
+    from provisioner.fleet import FleetInterrupted
+    from provisioner.progress import FleetProgress, outcome_text
+
+    interrupted = False
+    with FleetProgress("planning", len(targets), _plan_label) as progress:
         try:
-            result = plan_output.DevicePlan(host.name, plan_device(model, host, **session_options))
-        except ProvisionerError as error:
-            click.echo(f"error: {error}", err=True)
-            result = plan_output.DevicePlan(host.name, error=str(error))
-            exit_code = EXIT_ERROR
-        results.append(result)
-        if result.plan is not None and not result.plan.in_sync and exit_code == EXIT_OK:
-            exit_code = EXIT_CHANGES
-        if output_format == "text" and result.plan is not None:
-            for line in plan_output.text_lines(result, colour=plan_output.colour_wanted()):
-                click.echo(line)
-    if output_format == "json":
+            fleet = plan_devices(model, targets, on_progress=progress, **options)
+        except FleetInterrupted as stop:
+            fleet, interrupted = stop.result, True
+
+    results = []
+    for run in fleet.devices:
+        if run.state == "done":
+            results.append(plan_output.DevicePlan(run.device, run.result))
+            continue
+        message = f"{run.device}: {outcome_text(run, _plan_label)}"
+        click.echo(message if run.state == "not-started" else f"error: {message}", err=True)
+        results.append(plan_output.DevicePlan(run.device, error=run.error if run.state == "failed" else message))
+
+    if output_format == "text":
+        for result in results:
+            if result.plan is not None:
+                for line in plan_output.text_lines(result, colour=plan_output.colour_wanted()):
+                    click.echo(line)
+    elif output_format == "json":
         click.echo(json.dumps(plan_output.plans_data(results), indent=2))
-    elif output_format == "xml":
+    else:
         click.echo(to_text(plan_output.plans_xml(results, model)), nl=False)
-    return exit_code
+    click.echo(("interrupted: " if interrupted else "") + summary_line(fleet, _plan_label), err=True)
+
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if not fleet.ok:
+        return EXIT_ERROR
+    return EXIT_CHANGES if any(not result.plan.in_sync for result in results if result.plan is not None) else EXIT_OK
 
 
 @main.command()
@@ -243,41 +280,86 @@ def _plan_hosts(model: Intent, targets: list[Host], output_format: str = "text",
                    "(~/.cache/iosxe-eem-provisioner/yang) and validate each edit against it.")
 @accept_new_host_key_option
 @timeout_option
+@workers_option
+@device_timeout_option
 def apply(intent: Path, inventory: Path | None, hosts: tuple[str, ...], sync_timeout: float, lock_timeout: float,
           save_config: bool, yang_dir: Path | None, yang_from_device: bool, accept_new_host_key: bool,
-          rpc_timeout: float) -> None:
-    """Apply INTENT, verify it with get-config, and restore the previous state on any failure."""
+          rpc_timeout: float, workers: int | None, device_timeout: float | None) -> None:
+    """Apply INTENT, verify it with get-config, and restore the previous state on any failure.
+
+    Exit 0 when every device has the intent, 1 when any failed, 130 after Ctrl-C.
+    """
     model = _load(intent)
     with _inventory_or_lab(inventory) as inventory_path:
         exit_code = _apply_hosts(
             model, _hosts(inventory_path, hosts), sync_timeout, lock_timeout=lock_timeout, save_config=save_config,
             accept_new_host_key=accept_new_host_key, rpc_timeout=rpc_timeout, yang_dir=yang_dir,
-            yang_from_device=yang_from_device,
+            yang_from_device=yang_from_device, workers=workers, timeout=device_timeout,
         )
     sys.exit(exit_code)
 
 
+def _apply_label(run: DeviceRun[ApplyResult]) -> str:
+    return "applied" if run.result is not None and run.result.changed else "unchanged"
+
+
 def _apply_hosts(model: Intent, targets: list[Host], sync_timeout: float, **options: Any) -> int:
-    exit_code = EXIT_OK
-    for host in targets:
-        result = apply_device(model, host, sync_timeout=sync_timeout, **options)
-        if result.error is not None:
-            click.echo(f"error: {result.error}", err=True)
-            click.echo(f"{host.name}: failed, configuration {_OUTCOME_TEXT[result.outcome]}", err=True)
-            for note in result.notes:
-                click.echo(f"  note: {note}", err=True)
-            exit_code = EXIT_ERROR
-            continue
-        state = "applied and verified" if result.changed else "unchanged (in sync, nothing sent)"
-        click.echo(f"{host.name}: {state}")
-        for report in result.objects:
-            click.echo(f"  {report.outcome:9} {report.name}  [verified by {report.verified_by}]")
+    """Apply to every target through the fleet runner, print each report and a summary; return the exit code."""
+    from provisioner.devices import apply_devices
+    from provisioner.fleet import FleetInterrupted
+    from provisioner.progress import FleetProgress
+
+    interrupted = False
+    with FleetProgress("applying"
+, len(targets), _apply_label) as progress:
+        try:
+            fleet = apply_devices(model, targets, sync_timeout=sync_timeout, on_progress=progress, **options)
+        except FleetInterrupted as stop:
+            fleet, interrupted = stop.result, True
+
+    for run in fleet.devices:
+        _print_apply_report(run)
+    click.echo(("interrupted: " if interrupted else "") + summary_line(fleet, _apply_label), err=True)
+    still_running = [run.device for run in fleet.devices if run.state in ("timed-out", "interrupted")]
+    if still_running:
+        click.echo(f"note: waiting for the apply on {', '.join(still_running)} to end before exiting, so that no "
+                   "commit is cut off", err=True)
+
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if fleet.ok else EXIT_ERROR
+
+
+def _print_apply_report(run: DeviceRun[ApplyResult]) -> None:
+    from provisioner.progress import outcome_text
+
+    result = run.result
+    if result is None:
+        if run.state == "not-started":
+            click.echo(f"{run.device}: not started: {run.error}", err=True)
+            return
+        click.echo(f"error: {run.device}: {outcome_text(run, _apply_label)}", err=True)
+
+
+        if run.state in ("timed-out", "interrupted"):
+            click.echo(f"{run.device}: configuration UNKNOWN: the apply was still running; run `provisioner plan` "
+                       "to see what the device holds", err=True)
+        return
+    if result.error is not None:
+        click.echo(f"error: {result.error}", err=True)
+        click.echo(f"{run.device}: failed, configuration {_OUTCOME_TEXT[result.outcome]}", err=True)
         for note in result.notes:
-            click.echo(f"  note: {note}")
-        if result.unsaved:
-            click.echo("  note: the configuration is not saved to startup; run again with --save-config "
-                       "or save it on the device (`copy running-config startup-config`)")
-    return exit_code
+            click.echo(f"  note: {note}", err=True)
+        return
+    state = "applied and verified" if result.changed else "unchanged (in sync, nothing sent)"
+    click.echo(f"{run.device}: {state}")
+    for report in result.objects:
+        click.echo(f"  {report.outcome:9} {report.name}  [verified by {report.verified_by}]")
+    for note in result.notes:
+        click.echo(f"  note: {note}")
+    if result.unsaved:
+        click.echo("  note: the configuration is not saved to startup; run again with --save-config "
+                   "or save it on the device (`copy running-config startup-config`)")
 
 
 _OUTCOME_TEXT = {

@@ -35,8 +35,14 @@ def drifted(lab: LabDevice, lab_host: Host, tmp_path: Path, monkeypatch: pytest.
 
 
 def _plan(lab: LabDevice, output: str) -> tuple[int, str]:
+    """Run plan; return the exit code and stdout, which contains the plan (progress goes to stderr)."""
+    code, stdout, _ = _plan_streams(lab, output)
+    return code, stdout
+
+
+def _plan_streams(lab: LabDevice, output: str) -> tuple[int, str, str]:
     completed = run_cli("plan", str(EXAMPLE), "--inventory", str(lab.inventory_path), "--output", output)
-    return completed.returncode, completed.stdout + completed.stderr
+    return completed.returncode, completed.stdout, completed.stderr
 
 
 def test_json_lists_items(drifted: LabDevice) -> None:
@@ -72,7 +78,8 @@ def test_xml_carries_masked_edit(drifted: LabDevice) -> None:
 
 @pytest.mark.parametrize("output", ["text", "json", "xml"])
 def test_no_password_in_any_output(drifted: LabDevice, output: str) -> None:
-    code, text = _plan(drifted, output)
+    code, stdout, stderr = _plan_streams(drifted, output)
+    text = stdout + stderr
 
     assert code == 2
     assert SMTP_PASSWORD not in text
