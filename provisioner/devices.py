@@ -69,11 +69,11 @@ def apply_devices(
 ) -> FleetResult[ApplyResult]:
     """Apply the intent to every device, ``workers`` devices at a time, each on its own.
 
-    A device whose apply fails ends ``failed`` with its :class:`ApplyResult` (which says
-    whether it was rolled back) and the others go on. A stop (Ctrl-C or ``stop``) starts no new
-    device and lets each running apply end, its restore included. Worker threads are not
-    daemons, so the interpreter waits at exit for an apply that passed its time limit instead of
-    cutting it off. The other options go to :func:`provisioner.apply_device`.
+    A device whose apply fails ends ``failed`` with its :class:`ApplyResult`, whose ``outcome``
+    records whether it was rolled back, and the others go on. A stop (Ctrl-C or ``stop``)
+    starts no new device and lets each running apply end, its restore included. Worker threads
+    are not daemons, so the interpreter waits at exit for an apply that passed its time limit
+    instead of cutting it off. The other options go to :func:`provisioner.apply_device`.
 
     Raises:
         FleetInterrupted: Ctrl-C; it carries the result of every device.
