@@ -32,8 +32,9 @@ from provisioner.certs.chain import ChainAnalysis, TrustpointCertificate, analys
 from provisioner.diff import Plan, compare, mask_value
 from provisioner.errors import DeviceError, DeviceRefusedError
 from provisioner.fleet import DeviceRun, FleetResult, ProgressCallback, run_fleet, run_in_thread
-from provisioner.releases import release_profile
+from provisioner.releases import batch_with_library, release_profile
 from provisioner.transport import open_session
+from provisioner.transport.base import request, unwrap
 from provisioner.transport.netconf import NetconfSession
 
 logger = logging.getLogger(__name__)
@@ -190,16 +191,19 @@ def _read(
     intent: Intent, host: Host, factory: SessionFactory, result: DeviceCompliance
 ) -> tuple[DeviceConfig, dict[str, list[InstalledCertificate]] | None, str | None]:
     with factory(host) as session:
-        profile = release_profile(session)
-        data = session.get_config("running", _check_filter(intent))
-        device = read_config(data)
-        result.plan = compare(intent, device, profile)
-        try:
-            installed: dict[str, list[InstalledCertificate]] | None = read_pki_oper(session.get(pki_oper_filter([])))
-            oper_error = None
-        except DeviceRefusedError as error:
-            # Some platforms lack Cisco-IOS-XE-crypto-pki-oper (cat9200 from 17.15).
-            installed, oper_error = None, str(error)
+        library, (data, pki) = batch_with_library(
+            session, [request("get_config", "running", _check_filter(intent)), request("get", pki_oper_filter([]))]
+        )
+        profile = release_profile(session, library)
+    device = read_config(unwrap(data))
+    result.plan = compare(intent, device, profile)
+    installed: dict[str, list[InstalledCertificate]] | None = None
+    oper_error = None
+    if isinstance(pki, DeviceRefusedError):
+        # Some platforms lack Cisco-IOS-XE-crypto-pki-oper (cat9200 from 17.15).
+        oper_error = str(pki)
+    else:
+        installed = read_pki_oper(unwrap(pki))
     return device, installed, oper_error
 
 

@@ -77,23 +77,24 @@ class _KnownHosts:
 
 def _load_known_hosts(path: Path) -> _KnownHosts:
     """Return the parsed known_hosts file, parsing it again only after it changed."""
-    stat = path.stat()
-    version = (stat.st_mtime_ns, stat.st_size)
+    # One lock for the whole parse: when a fleet run starts, every worker connects at once, and
+    # each parsing the file itself made the first wave of a 1,000-device sweep exceed 60 s.
     with _parsed_known_hosts_lock:
+        stat = path.stat()
+        version = (stat.st_mtime_ns, stat.st_size)
         cached = _parsed_known_hosts.get(path)
         if cached is not None and cached[0] == version:
             return cached[1]
-    keys = paramiko.HostKeys()
-    keys.load(str(path))
-    by_name: dict[str, paramiko.PKey] = {}
-    for entry in keys._entries:  # noqa: SLF001 - paramiko offers no way to list entries in file order
-        for name in entry.hostnames:
-            if not name.startswith("|") and entry.key is not None:
-                by_name.setdefault(name, entry.key)
-    parsed = _KnownHosts(keys, by_name)
-    with _parsed_known_hosts_lock:
+        keys = paramiko.HostKeys()
+        keys.load(str(path))
+        by_name: dict[str, paramiko.PKey] = {}
+        for entry in keys._entries:  # noqa: SLF001 - paramiko offers no way to list entries in file order
+            for name in entry.hostnames:
+                if not name.startswith("|") and entry.key is not None:
+                    by_name.setdefault(name, entry.key)
+        parsed = _KnownHosts(keys, by_name)
         _parsed_known_hosts[path] = (version, parsed)
-    return parsed
+        return parsed
 
 
 def _known_host_key(host: Host) -> paramiko.PKey | None:
@@ -125,7 +126,7 @@ def probe_host_key(host: Host, timeout: float) -> paramiko.PKey:
         DeviceUnreachableError: the TCP connection or the SSH key exchange failed.
     """
     try:
-        sock = socket.create_connection((host.hostname, host.port), timeout=timeout)
+        sock = _open_socket(host, timeout)
     except OSError as error:
         raise DeviceUnreachableError(host.name, f"cannot connect to {host.hostname}:{host.port}: {error}") from None
     transport = paramiko.Transport(sock)
@@ -219,6 +220,7 @@ class NetconfSession:
         where = f"{self.host.username}@{self.host.hostname}:{self.host.port}"
         try:
             self._manager = _connect(
+                sock=_open_socket(self.host, self.timeout),
                 host=self.host.hostname,
                 port=self.host.port,
                 username=self.host.username,
@@ -456,6 +458,19 @@ class NetconfSession:
     def rpc(self, operation: str, body: etree._Element) -> etree._Element:
         """Send a YANG-defined RPC (``body`` is the operation element) and return the reply."""
         return self._run(request("rpc", operation, body))  # type: ignore[return-value]
+
+
+def _open_socket(host: Host, timeout: float) -> socket.socket:
+    """Connect TCP to the host's NETCONF port with Nagle's algorithm off.
+
+    SSH sends many small packets and waits for answers; with Nagle on, each one that follows
+    an unacknowledged packet waits for the peer's delayed ACK (40 ms on Linux). Measured against
+    the lab device: key exchange 50-60 ms and password authentication 44 ms with it, 7 ms and
+    3 ms without.
+    """
+    sock = socket.create_connection((host.hostname, host.port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 def _connect(**options: object) -> manager.Manager:
