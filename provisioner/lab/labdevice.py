@@ -12,6 +12,8 @@ from typing import Any, Self, TypeVar
 from lxml import etree
 
 from provisioner.lab.faults import Faults
+from provisioner.lab.restconf import RestconfServer, start_restconf
+from provisioner.lab.restconf_tls import CA_FILE
 from provisioner.lab.server import LabServer
 
 T = TypeVar("T")
@@ -43,7 +45,8 @@ class LabLoop:
 
 
 class LabDevice:
-    """A simulated IOS XE device serving NETCONF over SSH on a loopback port.
+    """A simulated IOS XE device serving NETCONF over SSH, and optionally RESTCONF over HTTPS,
+    on loopback ports.
 
     Use it as a context manager; it runs on its own ``LabLoop`` unless one is passed in.
 
@@ -61,6 +64,9 @@ class LabDevice:
         sync_seconds: How long ``is-syncing`` reports a sync after a modelled cli-rpc change.
         candidate: Whether the device has the candidate datastore.
         loop: Shared loop for many devices in one process.
+        restconf: Also serve RESTCONF over HTTPS on the same datastores, with the device's own
+            CA (``restconf_ca_path``); the inventory then names the device over RESTCONF.
+        restconf_port: TCP port for RESTCONF; 0 picks a free one (read it from ``restconf_port``).
     """
 
     def __init__(
@@ -77,6 +83,8 @@ class LabDevice:
         sync_seconds: float = 0.2,
         candidate: bool = True,
         loop: LabLoop | None = None,
+        restconf: bool = False,
+        restconf_port: int = 0,
     ) -> None:
         self.faults = Faults(mutate_after_commit=list(mutate), latency_ms=latency_ms)
         self._own_loop = loop is None
@@ -86,6 +94,9 @@ class LabDevice:
             sync_seconds, candidate,
         )
         self._started = False
+        self._restconf_enabled = restconf
+        self._restconf_requested_port = restconf_port
+        self._restconf: RestconfServer | None = None
 
     # Lifecycle
 
@@ -95,6 +106,12 @@ class LabDevice:
             self._loop = LabLoop()
         try:
             self._loop.run(self._server.start())
+            if self._restconf_enabled:
+                try:
+                    self._restconf = self._loop.run(start_restconf(self._server, self._restconf_requested_port))
+                except BaseException:
+                    self._loop.run(self._server.stop())
+                    raise
         except BaseException:
             if self._own_loop:
                 self._loop.close()
@@ -112,6 +129,9 @@ class LabDevice:
         if self._loop is None:
             return
         if self._started:
+            if self._restconf is not None:
+                self._loop.run(self._restconf.stop())
+                self._restconf = None
             self._loop.run(self._server.stop())
             self._started = False
         if self._own_loop:
@@ -136,6 +156,22 @@ class LabDevice:
     def port(self) -> int:
         """Listen port (the real one after ``start`` when 0 was requested)."""
         return self._server.port
+
+    @property
+    def restconf_port(self) -> int:
+        """RESTCONF listen port after ``start``.
+
+        Raises:
+            RuntimeError: the device was created without ``restconf=True`` or is not running.
+        """
+        if self._restconf is None:
+            raise RuntimeError("RESTCONF is off: create the LabDevice with restconf=True and start it")
+        return self._restconf.port
+
+    @property
+    def restconf_ca_path(self) -> Path:
+        """PEM file of the CA that signed the RESTCONF server certificate (a ``ca_bundle``)."""
+        return self._server.files.file(CA_FILE)
 
     @property
     def username(self) -> str:
