@@ -428,7 +428,7 @@ class _Apply:
             # IOS XE starts the sync only once the cli-rpc has answered, so a poll sent at once
             # nearly always finds it running; waiting first usually saves a poll and a re-read.
             time.sleep(SYNC_FIRST_POLL)
-            first = session.batch([_IS_SYNCING, *reads])
+            first = session.batch([_is_syncing(), *reads])
             if _syncing(unwrap(first[0])):
                 _wait_for_sync(session, self.sync_timeout)
             else:
@@ -677,7 +677,10 @@ def _cli_rpc(session: Session, text: str) -> None:
 # 0.2 s; IOS XE takes longer, and the poll then backs off as below.
 SYNC_FIRST_POLL = 0.25
 
-_IS_SYNCING = request("rpc", "is-syncing", etree.Element(f"{{{ns.CISCO_IA}}}is-syncing", nsmap={None: ns.CISCO_IA}))
+def _is_syncing() -> Request:
+    """Return a new is-syncing request: ncclient moves the body element into its <rpc>, so
+    one element shared between requests (or threads) would leave another <rpc> empty."""
+    return request("rpc", "is-syncing", etree.Element(f"{{{ns.CISCO_IA}}}is-syncing", nsmap={None: ns.CISCO_IA}))
 
 
 def _syncing(reply: etree._Element) -> bool:
@@ -690,7 +693,7 @@ def _wait_for_sync(session: Session, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     delay = 0.1
     while True:
-        if not _syncing(unwrap(session.batch([_IS_SYNCING])[0])):
+        if not _syncing(unwrap(session.batch([_is_syncing()])[0])):
             return
         remaining = deadline - time.monotonic()
         if remaining <= 0:
