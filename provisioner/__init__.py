@@ -26,28 +26,75 @@ the same time. From asyncio, await ``aplan_devices``, ``aapply_devices`` or ``ac
 run a single-device function in a thread: ``await asyncio.to_thread(apply_device, ...)``.
 """
 
-from models.errors import InputError, IntentError, Problem, ProvisionerError
-from models.intent import Intent, load_intent, parse_intent
-from models.inventory import Host, Inventory, load_inventory
-from provisioner.compliance import (
-    CheckOptions,
-    DeviceCompliance,
-    acheck_fleet,
-    check_device,
-    check_devices,
-    check_fleet,
-)
-from provisioner.devices import aapply_devices, aplan_devices, apply_devices, plan_devices
-from provisioner.diff import ObjectChange, Plan
-from provisioner.engine import ApplyResult, ObjectReport, apply_device, plan_device
-from provisioner.errors import (
-    DeviceError,
-    DeviceRefusedError,
-    DeviceUnreachableError,
-    HostKeyError,
-    VerificationError,
-)
-from provisioner.fleet import DeviceRun, FleetInterrupted, FleetResult, Progress
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from models.errors import InputError, IntentError, Problem, ProvisionerError
+    from models.intent import Intent, load_intent, parse_intent
+    from models.inventory import Group, Host, Inventory, load_inventory
+    from provisioner.compliance import (
+        CheckOptions,
+        DeviceCompliance,
+        acheck_fleet,
+        check_device,
+        check_devices,
+        check_fleet,
+    )
+    from provisioner.devices import aapply_devices, aplan_devices, apply_devices, plan_devices
+    from provisioner.diff import ObjectChange, Plan
+    from provisioner.engine import ApplyResult, ObjectReport, apply_device, plan_device
+    from provisioner.errors import (
+        DeviceError,
+        DeviceRefusedError,
+        DeviceUnreachableError,
+        HostKeyError,
+        VerificationError,
+    )
+    from provisioner.fleet import DeviceRun, FleetInterrupted, FleetResult, Progress
+
+# Each public name and the module that defines it. Names load on first use (PEP 562), so
+# `provisioner --help` does not import pydantic models, ncclient or the lab device.
+_EXPORTS = {
+    "ApplyResult": "provisioner.engine",
+    "CheckOptions": "provisioner.compliance",
+    "DeviceCompliance": "provisioner.compliance",
+    "DeviceError": "provisioner.errors",
+    "DeviceRefusedError": "provisioner.errors",
+    "DeviceRun": "provisioner.fleet",
+    "DeviceUnreachableError": "provisioner.errors",
+    "FleetInterrupted": "provisioner.fleet",
+    "FleetResult": "provisioner.fleet",
+    "Group": "models.inventory",
+    "Host": "models.inventory",
+    "HostKeyError": "provisioner.errors",
+    "InputError": "models.errors",
+    "Intent": "models.intent",
+    "IntentError": "models.errors",
+    "Inventory": "models.inventory",
+    "ObjectChange": "provisioner.diff",
+    "ObjectReport": "provisioner.engine",
+    "Plan": "provisioner.diff",
+    "Problem": "models.errors",
+    "Progress": "provisioner.fleet",
+    "ProvisionerError": "models.errors",
+    "VerificationError": "provisioner.errors",
+    "aapply_devices": "provisioner.devices",
+    "acheck_fleet": "provisioner.compliance",
+    "aplan_devices": "provisioner.devices",
+    "apply_device": "provisioner.engine",
+    "apply_devices": "provisioner.devices",
+    "check_device": "provisioner.compliance",
+    "check_devices": "provisioner.compliance",
+    "check_fleet": "provisioner.compliance",
+    "load_intent": "models.intent",
+    "load_inventory": "models.inventory",
+    "parse_intent": "models.intent",
+    "plan_device": "provisioner.engine",
+    "plan_devices": "provisioner.devices",
+}
 
 __all__ = [
     "ApplyResult",
@@ -59,6 +106,7 @@ __all__ = [
     "DeviceUnreachableError",
     "FleetInterrupted",
     "FleetResult",
+    "Group",
     "Host",
     "HostKeyError",
     "InputError",
@@ -86,3 +134,16 @@ __all__ = [
     "plan_device",
     "plan_devices",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'provisioner' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -6,27 +6,32 @@ and nothing is sent to a device when the intent or inventory is invalid.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from lxml import etree
 
 from models.errors import IntentError, ProvisionerError
-from models.intent import Intent, load_intent
-from models.inventory import Host, load_inventory
-from payloads import cli as cli_payloads
-from payloads.native_xml import render_config, to_text
-from payloads.releases import ReleaseProfile, profile_for
 from provisioner import logsafe
-from provisioner.diff import Plan
-from provisioner.engine import ApplyResult
-from provisioner.fleet import DeviceRun, summary_line
+
+if TYPE_CHECKING:
+    from lxml import etree
+
+    from models.intent import Intent
+    from models.inventory import Host
+    from payloads.releases import ReleaseProfile
+    from provisioner.diff import Plan
+    from provisioner.engine import ApplyResult
+    from provisioner.fleet import DeviceRun
+
+# Start-up time: `provisioner --help` must stay well under 0.3 s, so the modules behind a
+# command (pydantic models, lxml payloads, ncclient, the lab device) are imported inside it.
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -40,6 +45,8 @@ def _fail(message: str) -> NoReturn:
 
 
 def _load(intent_path: Path, *, resolve_secrets: bool = True) -> Intent:
+    from models.intent import load_intent
+
     try:
         intent = load_intent(intent_path, resolve_secrets=resolve_secrets)
     except IntentError as error:
@@ -77,6 +84,8 @@ def _inventory_or_lab(inventory_path: Path | None) -> Iterator[Path]:
 
 def _hosts(inventory_path: Path, patterns: tuple[str, ...]) -> list[Host]:
     """Load the inventory and return the hosts that the ``--limit`` patterns select (all without any)."""
+    from models.inventory import load_inventory
+
     try:
         inventory = load_inventory(inventory_path)
         return inventory.limit(patterns)
@@ -90,6 +99,28 @@ class _Group(click.Group):
     Exit code 2 means "changes pending" for plan and "findings" for check, so a mistyped option
     in a scheduled job must not look like a normal run with findings.
     """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and name not in self.commands:
+            module, attribute, _ = LAZY_COMMANDS[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands without importing the lazy ones: their short help is in LAZY_COMMANDS."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in LAZY_COMMANDS and name not in self.commands:
+                rows.append((name, LAZY_COMMANDS[name][2]))
+            elif not self.commands[name].hidden:
+                rows.append((name, self.commands[name].get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         try:
@@ -146,6 +177,10 @@ def render(intent: Path, output_format: str, release: str, yang_dir: Path | None
     The xml format prints the edit-config payload; the lines no YANG model of the release
     covers (the mail action, for one) follow as a comment, as they go through config-ios-cli-rpc.
     """
+    from payloads import cli as cli_payloads
+    from payloads.native_xml import render_config, to_text
+    from payloads.releases import profile_for
+
     model = _load(intent, resolve_secrets=False)
     try:
         profile = profile_for(release)
@@ -223,9 +258,10 @@ def _plan_label(run: DeviceRun[Plan]) -> str:
 
 def _plan_hosts(model: Intent, targets: list[Host], output_format: str = "text", **options: Any) -> int:
     """Plan every target through the fleet runner, print the plans and a summary; return the exit code."""
+    from payloads.native_xml import to_text
     from provisioner import plan_output
     from provisioner.devices import plan_devices
-    from provisioner.fleet import FleetInterrupted
+    from provisioner.fleet import FleetInterrupted, summary_line
     from provisioner.progress import FleetProgress, outcome_text
 
     interrupted = False
@@ -306,12 +342,11 @@ def _apply_label(run: DeviceRun[ApplyResult]) -> str:
 def _apply_hosts(model: Intent, targets: list[Host], sync_timeout: float, **options: Any) -> int:
     """Apply to every target through the fleet runner, print each report and a summary; return the exit code."""
     from provisioner.devices import apply_devices
-    from provisioner.fleet import FleetInterrupted
+    from provisioner.fleet import FleetInterrupted, summary_line
     from provisioner.progress import FleetProgress
 
     interrupted = False
-    with FleetProgress("applying"
-, len(targets), _apply_label) as progress:
+    with FleetProgress("applying", len(targets), _apply_label) as progress:
         try:
             fleet = apply_devices(model, targets, sync_timeout=sync_timeout, on_progress=progress, **options)
         except FleetInterrupted as stop:
@@ -339,8 +374,6 @@ def _print_apply_report(run: DeviceRun[ApplyResult]) -> None:
             click.echo(f"{run.device}: not started: {run.error}", err=True)
             return
         click.echo(f"error: {run.device}: {outcome_text(run, _apply_label)}", err=True)
-
-
         if run.state in ("timed-out", "interrupted"):
             click.echo(f"{run.device}: configuration UNKNOWN: the apply was still running; run `provisioner plan` "
                        "to see what the device holds", err=True)
@@ -374,6 +407,8 @@ _OUTCOME_TEXT = {
 @intent_argument
 def validate(intent: Path) -> None:
     """Check INTENT offline and print every problem, warnings included (exit 1 on any error)."""
+    from models.intent import load_intent
+
     unresolved: list[str] = []
     try:
         model = load_intent(intent, unresolved=unresolved)
@@ -396,19 +431,29 @@ def validate(intent: Path) -> None:
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of intent files, for editors and YAML language servers."""
+    from models.intent import Intent
+
     click.echo(json.dumps(Intent.model_json_schema(by_alias=True), indent=2))
 
 
-def _register_subcommands() -> None:
-    from provisioner.certs.command import certs
-    from provisioner.check import check
-    from provisioner.importer import import_command
-    from provisioner.lab.command import lab
-
-    main.add_command(lab)
-    main.add_command(certs)
-    main.add_command(check)
-    main.add_command(import_command)
-
-
-_register_subcommands()
+# Commands defined in their own modules: (module, attribute, short help for `--help`). The
+# module is imported only when its command runs; tests/unit/test_cli_startup.py checks that the
+# short help here matches the command's own.
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "certs": (
+        "provisioner.certs.command", "certs",
+        "CA certificates for trustpoints: inspect files, read an SMTP server's chain, diagnose device logs.",
+    ),
+    "check": (
+        "provisioner.check", "check",
+        "Check devices against INTENT without changing them: drift, certificate expiry, mail policy.",
+    ),
+    "import": (
+        "provisioner.importer", "import_command",
+        "Write an intent YAML from what a device holds now; passwords become password_env references.",
+    ),
+    "lab": (
+        "provisioner.lab.command", "lab",
+        "Run a simulated IOS XE device (NETCONF over SSH), or a fleet of them, until Ctrl-C.",
+    ),
+}
