@@ -37,7 +37,7 @@ Supported commands (anything else is invalid input):
      chain-validation stop | chain-validation continue [TRUSTPOINT]
     crypto pki certificate chain NAME
      certificate ca SERIAL, then hex lines and quit   (body not modelled)
-     no certificate SERIAL
+     no certificate [ca] SERIAL                        (an unknown SERIAL is an error)
     exit, end, and lines starting with "!"
 
 An applet event or action goes to running when the device's release models it in YANG, that
@@ -880,9 +880,10 @@ class CliSession:
         words = _words(tokens)
         if words and words[0] == "no":
             _expect(tokens, 1, line, "certificate")
-            serial = _expect(tokens, 2, line)
-            _no_more(tokens, 3)
-            self._remove_certificate(serial)
+            position = 3 if len(words) > 3 and words[2] == "ca" else 2
+            serial = _expect(tokens, position, line)
+            _no_more(tokens, position + 1)
+            self._remove_certificate(serial, tokens[position].column)
             return
         _expect(tokens, 0, line, "certificate")
         _expect(tokens, 1, line, "ca")
@@ -923,18 +924,26 @@ class CliSession:
         self._modelled()
         self.mode = _Mode("chain", chain_name)
 
-    def _remove_certificate(self, serial: str) -> None:
-        chain_name = self.mode.key
-        if self.state.unmodelled.remove_certificate(chain_name, serial.upper()):
-            self.changed_unmodelled = True
+    def _remove_certificate(self, serial: str, column: int) -> None:
+        chain_name, serial = self.mode.key, serial.upper()
         pki = self._pki(create=False)
         certificate = pki.find(_CRYPTO + "certificate") if pki is not None else None
         chain = (_entry(certificate, _CRYPTO + "chain", _CRYPTO + "name", chain_name, False)
                  if certificate is not None else None)
-        entry = (_entry(chain, _CRYPTO + "certificate", _CRYPTO + "serial", serial.upper(), False)
+        entry = (_entry(chain, _CRYPTO + "certificate", _CRYPTO + "serial", serial, False)
                  if chain is not None else None)
+        removed = self.state.unmodelled.remove_certificate(chain_name, serial)
+        if not removed and entry is None:
+            # NOTE: a guess, not checked on a device: this wording for a serial the chain lacks,
+            # and removing at once, where the IOS XE console first prompts for confirmation.
+            raise CliError(column, f"% Certificate {serial} not found in chain {chain_name}.")
+        self.changed_unmodelled = self.changed_unmodelled or removed
         if chain is not None and entry is not None:
             chain.remove(entry)
+            # The lab adds a chain entry with its first certificate, so it drops the entry with
+            # its last one.
+            if chain.find(_CRYPTO + "certificate") is None and certificate is not None:
+                certificate.remove(chain)
             self._modelled()
 
     def finish(self) -> None:

@@ -72,6 +72,25 @@ _TRUSTPOINT_IDS = etree.XPath(
     "/nc:data/ios:native/ios:crypto/crypto:pki/crypto:trustpoint/crypto:id/text()",
     namespaces=ns.XPATH_PREFIXES,
 )
+_CERTIFICATE_CHAINS = etree.XPath(
+    "/nc:data/ios:native/ios:crypto/crypto:pki/crypto:certificate/crypto:chain",
+    namespaces=ns.XPATH_PREFIXES,
+)
+
+
+def _drop_orphan_chains(running: etree._Element) -> None:
+    """Remove the ``crypto pki certificate chain`` entries whose trustpoint is gone.
+
+    NOTE: a guess. The lab's ``no crypto pki trustpoint`` removes the chain too, and whether a
+    NETCONF delete of the trustpoint does the same on IOS XE was not checked on a device.
+    """
+    trustpoints = set(_TRUSTPOINT_IDS(running))
+    for chain in _CERTIFICATE_CHAINS(running):
+        if chain.findtext(f"{{{ns.CRYPTO}}}name") not in trustpoints:
+            parent = chain.getparent()
+            parent.remove(chain)
+            if not len(parent):
+                parent.getparent().remove(parent)
 
 
 def _parse_datastore(data: bytes) -> etree._Element:
@@ -217,10 +236,11 @@ class DeviceState:
         """Make ``new_running`` the running datastore after a commit or an edit of running.
 
         Applies ``faults.mutate_after_commit``, drops the CLI-only configuration of applets
-        that were replaced or deleted and of trustpoints that are gone, resets a clean
-        candidate and saves everything.
+        that were replaced or deleted and the certificates of trustpoints that are gone, resets
+        a clean candidate and saves everything.
         """
         self.faults.apply_mutations(new_running)
+        _drop_orphan_chains(new_running)
         candidate_was_dirty = self.candidate_dirty()
         self.running = new_running
         # A NETCONF write ends the hidden view of a pending CLI sync, so readers never see a

@@ -8,15 +8,18 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from ncclient import manager
 from ncclient.operations import RPCError
 
 from models.intent import load_intent
+from payloads import certchain
 from payloads import cli as cli_payload
 from payloads import namespaces as ns
 from payloads import releases
 from provisioner.lab import LabDevice
+from tests.certificates import make_certificate
 
 pytestmark = pytest.mark.integration
 
@@ -248,6 +251,64 @@ def test_pki_oper_lists_installed_certificate(session: manager.Manager) -> None:
     oper = {"o": ns.PKI_OPER}
     assert root.xpath("//o:crypto-pki-bundle/o:label/text()", namespaces=oper) == ["CA-X"]
     assert root.xpath("//o:cert/o:asc-tp/o:tp-name/text()", namespaces=oper) == ["CA-X"]
+
+
+def pki_oper_serials(m: manager.Manager, trustpoint: str) -> list[str]:
+    reply = m.get(filter=("subtree", (f'<crypto-pki-oper-data xmlns="{ns.PKI_OPER}">'
+                                      f"<crypto-pki-bundle><label>{trustpoint}</label></crypto-pki-bundle>"
+                                      "</crypto-pki-oper-data>")))
+    root = etree.fromstring(reply.xml.encode())
+    return root.xpath("//o:cert/o:serial-number/text()", namespaces={"o": ns.PKI_OPER})
+
+
+def install_two_certificates(m: manager.Manager) -> None:
+    certificates = [make_certificate(f"Root {number}", 30)[0] for number in (1, 2)]
+    lines = ["crypto pki trustpoint CA-X", " enrollment terminal"]
+    for certificate in certificates:
+        lines.extend(certchain.certificate_chain_lines("CA-X", certificate.public_bytes(Encoding.DER)))
+    reply = cli(m, "\n".join([*lines, "end"]))
+    assert xpath(reply, "//cli:lineno") == []
+
+
+@pytest.mark.parametrize("keyword", ["ca ", ""])
+def test_no_certificate_removes_one(lab: LabDevice, session: manager.Manager, keyword: str) -> None:
+    install_two_certificates(session)
+    first, second = lab.unmodelled()["certificates"]["CA-X"]
+
+    reply = cli(session, f"crypto pki certificate chain CA-X\n no certificate {keyword}{first.lower()}\nend")
+
+    assert xpath(reply, "//cli:lineno") == []
+    assert list(lab.unmodelled()["certificates"]["CA-X"]) == [second]
+    assert [int(serial, 16) for serial in pki_oper_serials(session, "CA-X")] == [int(second, 16)]
+    wait_for_sync(session)
+    assert xpath(running(session), "//crypto:chain[crypto:name='CA-X']/crypto:certificate/crypto:serial/text()") == [second]
+
+
+def test_no_certificate_last_drops_chain(lab: LabDevice, session: manager.Manager) -> None:
+    before = running(session)
+    cli(session, "crypto pki trustpoint CA-X\n enrollment terminal\n"
+                 "crypto pki certificate chain CA-X\n certificate ca 0A1B\n  3082\n  quit\nend")
+
+    reply = cli(session, "crypto pki certificate chain CA-X\n no certificate ca 0A1B\nend")
+
+    assert xpath(reply, "//cli:lineno") == []
+    assert lab.unmodelled()["certificates"] == {}
+    assert pki_oper_serials(session, "CA-X") == []
+    wait_for_sync(session)
+    assert xpath(running(session), "//crypto:chain/crypto:name/text()") == xpath(before, "//crypto:chain/crypto:name/text()")
+
+
+def test_no_certificate_unknown_serial_fails(lab: LabDevice, session: manager.Manager) -> None:
+    install_two_certificates(session)
+    stored = lab.unmodelled()["certificates"]
+
+    reply = cli(session, "crypto pki certificate chain CA-X\n no certificate ca 0BAD\nend")
+
+    line, message, _ = error_of(reply)
+    assert line == 2
+    assert message == "% Certificate 0BAD not found in chain CA-X."
+    assert lab.unmodelled()["certificates"] == stored
+    assert len(pki_oper_serials(session, "CA-X")) == 2
 
 
 # Every applet line payloads/cli.py renders, and the parser's strictness on applet lines.
