@@ -3,6 +3,8 @@ get-schema (ietf-netconf-monitoring)."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import re
 from datetime import UTC
@@ -26,7 +28,14 @@ _REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def yang_library(release: Release) -> etree._Element:
-    """Build the ``yang-library`` container (RFC 8525) for a release."""
+    """Return a new ``yang-library`` container (RFC 8525) for a release, for the caller to keep."""
+    return copy.deepcopy(_yang_library(release))
+
+
+@functools.cache
+def _yang_library(release: Release) -> etree._Element:
+    # Built once per release and copied per <get>: a release's module set never changes, and
+    # copying the tree costs a fraction of building it element by element.
     library = etree.Element(_YL + "yang-library",
                             nsmap={None: ns.YANG_LIBRARY, "ds": _DATASTORES_NS})
     module_set = etree.SubElement(library, _YL + "module-set")
