@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from models.errors import InputError
+import models.inventory as inventory_module
 from models.inventory import Inventory, load_inventory
 
 SECRET = "Inv3ntoryS3cretXYZ"
@@ -435,6 +436,58 @@ def test_missing_hosts_mapping(tmp_path: Path) -> None:
     """)
 
     assert "needs a 'hosts' mapping" in message
+
+
+# Fast loader (C-based safe loader) against the round-trip loader
+
+
+FAST_PATH_INVENTORY = """
+    hosts:
+      r1: {hostname: 127.0.0.1, groups: [core], port: 0o1750}
+      r2:
+        hostname: '::1'
+        transport: restconf
+        release: '17.12'
+      r3:
+    groups:
+      core: {groups: [site], username: no}
+      site: {known_hosts: kh}
+    defaults: {username: admin, password_env: PW, hostname: 127.0.0.1}
+"""
+
+
+def test_fast_loader_matches_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not inventory_module._C_LOADER:
+        pytest.skip("ruamel.yaml.clib is not installed, so every file is read with the round-trip loader")
+    fast = load(tmp_path, FAST_PATH_INVENTORY)
+    monkeypatch.setattr(inventory_module, "_C_LOADER", False)
+    round_trip = load(tmp_path, FAST_PATH_INVENTORY)
+
+    assert fast == round_trip
+    assert fast.hosts["r1"].port == 1000
+    assert fast.hosts["r1"].username == "no"
+
+
+def test_fast_loader_error_keeps_line(tmp_path: Path) -> None:
+    message = load_error(tmp_path, """
+        hosts:
+          r1: {hostname: 127.0.0.1, username: u, password_env: PW}
+          r2: {hostname: 127.0.0.1, username: u, password_env: PW, prot: 830}
+    """)
+
+    assert message.startswith(f"{tmp_path / 'inventory.yaml'}:3: host r2: unknown key 'prot'")
+
+
+def test_yaml_1_1_directive_uses_round_trip(tmp_path: Path) -> None:
+    inventory = load(tmp_path, """
+        %YAML 1.1
+        ---
+        hosts:
+          r1: {hostname: 127.0.0.1, port: 010}
+        defaults: {username: u, password_env: PW}
+    """)
+
+    assert inventory.hosts["r1"].port == 8
 
 
 # --limit
