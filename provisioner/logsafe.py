@@ -53,6 +53,9 @@ class RedactingFilter(logging.Filter):
 
 
 _filter = RedactingFilter()
+# Size of the logger registry at the last install(): loggers are never removed from it, so an
+# unchanged size means no logger is missing the filter.
+_registry_size_installed = -1
 
 
 def install() -> None:
@@ -68,11 +71,19 @@ def install() -> None:
     import ncclient.transport.session
     import ncclient.transport.ssh  # noqa: F401
 
-    names = [name for name in list(logging.Logger.manager.loggerDict) if name.startswith(_WATCHED_PREFIXES)]
+    global _registry_size_installed
+    registry = logging.Logger.manager.loggerDict
+    size = len(registry)
+    if size == _registry_size_installed:
+        # A fleet run calls this twice per device, so the scan below runs only after new
+        # loggers appeared.
+        return
+    names = [name for name in list(registry) if name.startswith(_WATCHED_PREFIXES)]
     for name in [*_WATCHED_PREFIXES, *names]:
         logger = logging.getLogger(name)
         if _filter not in logger.filters:
             logger.addFilter(_filter)
+    _registry_size_installed = size
 
 
 def mask(text: str) -> str:

