@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from payloads.releases import ReleaseProfile
     from provisioner.diff import Plan
     from provisioner.engine import ApplyResult
-    from provisioner.fleet import DeviceRun
+    from provisioner.fleet import DeviceRun, FleetResult
 
 # Start-up time: `provisioner --help` must stay well under 0.3 s, so the modules behind a
 # command (pydantic models, lxml payloads, ncclient, the lab device) are imported inside it.
@@ -206,7 +206,8 @@ def _validate_payload(config: etree._Element, profile: ReleaseProfile, yang_dir:
     from provisioner.validation import SchemaValidator, find_yang_folder
 
     try:
-        validator = SchemaValidator(find_yang_folder(yang_dir, profile), profile.name)
+        folder = find_yang_folder(yang_dir, profile)
+        validator = SchemaValidator(folder, profile.name)
     except ProvisionerError as error:
         _fail(str(error))
     try:
@@ -217,7 +218,7 @@ def _validate_payload(config: etree._Element, profile: ReleaseProfile, yang_dir:
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
         _fail(f"the payload does not fit the YANG of IOS XE {profile.name} ({len(problems)} problem(s))")
-    click.echo(f"note: payload validated against the YANG of IOS XE {profile.name}", err=True)
+    click.echo(f"note: payload validated against the YANG of IOS XE {profile.name} in {folder}", err=True)
 
 
 workers_option = click.option(
@@ -352,17 +353,49 @@ def _apply_hosts(model: Intent, targets: list[Host], sync_timeout: float, **opti
         except FleetInterrupted as stop:
             fleet, interrupted = stop.result, True
 
+    # The process waits at exit for an apply left running anyway (its thread is no daemon), so
+    # after a time limit the reports wait for it too and can say how it ended. After a second
+    # Ctrl-C the user asked to stop waiting: the reports come first, the late outcomes after.
+    if not interrupted:
+        fleet = _wait_for_late_applies(fleet)
     for run in fleet.devices:
         _print_apply_report(run)
     click.echo(("interrupted: " if interrupted else "") + summary_line(fleet, _apply_label), err=True)
-    still_running = [run.device for run in fleet.devices if run.state in ("timed-out", "interrupted")]
-    if still_running:
-        click.echo(f"note: waiting for the apply on {', '.join(still_running)} to end before exiting, so that no "
-                   "commit is cut off", err=True)
+    if interrupted:
+        for run in _wait_for_late_applies(fleet).still_running():
+            if run.late is not None:
+                click.echo(f"{run.device}: the apply ended after the run stopped waiting for it: "
+                           f"{_late_outcome_text(run.late)}", err=True)
 
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if fleet.ok else EXIT_ERROR
+
+
+def _wait_for_late_applies(fleet: FleetResult[ApplyResult]) -> FleetResult[ApplyResult]:
+    """Wait for the applies that the fleet run left running and return the fleet with their outcomes."""
+    still_running = [run.device for run in fleet.still_running()]
+    if not still_running:
+        return fleet
+    click.echo(f"note: waiting for the apply on {', '.join(still_running)} to end, so that no commit is cut off",
+               err=True)
+    try:
+        return fleet.wait_for_late()
+    except KeyboardInterrupt:
+        click.echo("note: stopped waiting; the process still exits only after those applies have ended", err=True)
+        return fleet
+
+
+def _late_outcome_text(late: DeviceRun[ApplyResult]) -> str:
+    """Return how an apply that outlived the run ended, such as ``applied and verified``."""
+    from provisioner.progress import outcome_text
+
+    result = late.result
+    if result is None:
+        return outcome_text(late, _apply_label)
+    if result.error is not None:
+        return f"failed ({result.error}), configuration {_OUTCOME_TEXT[result.outcome]}"
+    return "applied and verified" if result.changed else "unchanged (in sync, nothing sent)"
 
 
 def _print_apply_report(run: DeviceRun[ApplyResult]) -> None:
@@ -372,6 +405,9 @@ def _print_apply_report(run: DeviceRun[ApplyResult]) -> None:
     if result is None:
         if run.state == "not-started":
             click.echo(f"{run.device}: not started: {run.error}", err=True)
+            return
+        if run.state in ("timed-out", "interrupted") and run.late is not None:
+            _print_late_apply_report(run, run.late)
             return
         click.echo(f"error: {run.device}: {outcome_text(run, _apply_label)}", err=True)
         if run.state in ("timed-out", "interrupted"):
@@ -393,6 +429,19 @@ def _print_apply_report(run: DeviceRun[ApplyResult]) -> None:
     if result.unsaved:
         click.echo("  note: the configuration is not saved to startup; run again with --save-config "
                    "or save it on the device (`copy running-config startup-config`)")
+
+
+def _print_late_apply_report(run: DeviceRun[ApplyResult], late: DeviceRun[ApplyResult]) -> None:
+    """Print the report of a device that passed its time limit and whose apply then ended."""
+    state = run.state.replace("-", " ")
+    limit = (run.error or "").split(";", 1)[0] if run.state == "timed-out" else state
+    click.echo(f"error: {run.device}: {limit}; the apply then ended: {_late_outcome_text(late)}", err=True)
+    if late.result is None:
+        return
+    for report in late.result.objects:
+        click.echo(f"  {report.outcome:9} {report.name}  [verified by {report.verified_by}]", err=True)
+    for note in late.result.notes:
+        click.echo(f"  note: {note}", err=True)
 
 
 _OUTCOME_TEXT = {

@@ -7,6 +7,7 @@ so every node of the payload is also checked for its status in the target releas
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from lxml import etree
 
 from models.errors import ProvisionerError
 from payloads import namespaces as ns
-from payloads.releases import ReleaseProfile
+from payloads.releases import EEM, ReleaseProfile
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +43,49 @@ class SchemaProblem:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
+_REVISION = re.compile(r"^\s*revision\s+\"?(\d{4}-\d{2}-\d{2})", re.MULTILINE)
+
+
+def _eem_revision(folder: Path) -> str | None:
+    """Return the newest revision of the Cisco-IOS-XE-eem module in ``folder``, or None without one.
+
+    The revision comes from the file name (``Cisco-IOS-XE-eem@2022-11-01.yang``) or else from the
+    module's first ``revision`` statement, which YANG lists newest first (RFC 7950 section 7.1.9).
+    """
+    found: list[str] = []
+    for path in folder.glob("Cisco-IOS-XE-eem*.yang"):
+        if "@" in path.stem:
+            found.append(path.stem.split("@", 1)[1])
+        elif path.stem == "Cisco-IOS-XE-eem":
+            match = _REVISION.search(path.read_text(encoding="utf-8", errors="replace"))
+            if match:
+                found.append(match.group(1))
+    return max(found) if found else None
+
+
 def find_yang_folder(yang_dir: Path, profile: ReleaseProfile) -> Path:
     """Return the folder with the release's modules: ``yang_dir`` itself, or its release subfolder.
 
+    The folder's Cisco-IOS-XE-eem revision must be the profile's; a profile chosen for a revision
+    between two profiles (one with a ``note``) accepts any revision from its own on.
+
     Raises:
-        ProvisionerError: neither folder contains Cisco-IOS-XE-eem.
+        ProvisionerError: neither folder contains Cisco-IOS-XE-eem of that release.
     """
-    for folder in (yang_dir, yang_dir / profile.yang_folder):
-        if any(folder.glob("Cisco-IOS-XE-eem*.yang")):
+    expected = profile.revisions[EEM]
+    mismatched: list[str] = []
+    for folder in (yang_dir / profile.yang_folder, yang_dir):
+        revision = _eem_revision(folder) if folder.is_dir() else None
+        if revision is None:
+            continue
+        if revision == expected or (profile.note and revision > expected):
             return folder
+        mismatched.append(f"{folder} has {EEM} revision {revision}")
+    found = f" ({'; '.join(mismatched)}, but IOS XE {profile.name} uses {expected})" if mismatched else ""
     raise ProvisionerError(
-        f"no Cisco-IOS-XE-eem module in {yang_dir} or {yang_dir / profile.yang_folder}; point --yang-dir at "
-        f"the YANG of IOS XE {profile.name} (for example a copy of YangModels/yang vendor/cisco/xe/{profile.yang_folder})"
+        f"no {EEM} module of IOS XE {profile.name} in {yang_dir} or {yang_dir / profile.yang_folder}{found}; "
+        f"point --yang-dir at the YANG of IOS XE {profile.name} (for example a copy of YangModels/yang "
+        f"vendor/cisco/xe/{profile.yang_folder}) or at a folder of release folders"
     )
 
 

@@ -52,14 +52,15 @@ def test_example_applied_in_release_shape(tmp_path: Path, release: str, smtp_pas
 
 
 def test_invalid_edit_is_not_sent(tmp_path: Path, smtp_password: str, yang_dir: Path) -> None:
-    # A 17.18 device with only the 17.12 YANG to check against: the edit cannot fit, so nothing is edited.
+    # A 17.18 device with only the 17.12 YANG to check against: that YANG cannot vouch for the edit,
+    # so nothing is edited.
     with LabDevice(state_dir=tmp_path / "lab", release="17.18") as lab:
         host = load_inventory(lab.inventory_path).hosts["lab"]
         result = apply_device(load_intent(ALL_KINDS), host, sync_timeout=10, yang_dir=yang_dir / "17121")
         operations = [record["operation"] for record in lab.rpc_log()]
 
     assert result.error is not None
-    assert "does not fit the YANG of IOS XE 17.18, so it was not sent" in str(result.error)
+    assert "but IOS XE 17.18 uses" in str(result.error)
     assert "edit-config" not in operations
     assert "config-ios-cli-rpc" not in operations
 

@@ -156,4 +156,4 @@ def test_render_command_validates_release(yang_dir: Path) -> None:
     assert "<maxrun-set>60</maxrun-set>" in good.stdout
     assert "payload validated against the YANG of IOS XE 17.18" in good.stderr
     assert wrong.exit_code == 1
-    assert 'Node "maxrun-set" not found' in wrong.stderr
+    assert "has Cisco-IOS-XE-eem revision 2022-11-01, but IOS XE 17.18 uses" in wrong.stderr
