@@ -326,6 +326,8 @@ def apply(intent: Path, inventory: Path | None, hosts: tuple[str, ...], sync_tim
 
     Exit 0 when every device has the intent, 1 when any failed, 130 after Ctrl-C.
     """
+    if yang_dir is not None and yang_from_device:
+        raise click.UsageError("give --yang-dir or --yang-from-device, not both: each names the YANG to validate against")
     model = _load(intent)
     with _inventory_or_lab(inventory) as inventory_path:
         exit_code = _apply_hosts(
