@@ -39,7 +39,7 @@ from lxml import etree
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models.intent import load_intent  # noqa: E402
+from models.intent import Intent, load_intent  # noqa: E402
 from models.inventory import Host, load_inventory  # noqa: E402
 from payloads import namespaces as ns  # noqa: E402
 from payloads.filters import pki_oper_filter  # noqa: E402
@@ -116,10 +116,14 @@ def rpc_messages(config_filter: etree._Element, oper_filter: etree._Element) -> 
             etree.tostring(get, xml_declaration=True, encoding="UTF-8")]
 
 
-def run_threads(hosts: list[Host], workers: int, config_filter: etree._Element, oper_filter: etree._Element) -> int:
+def run_threads(hosts: list[Host], workers: int, intent: Intent) -> int:
     """Read every device with the product's NetconfSession in worker threads; return the failures."""
 
     def task(host: Host) -> None:
+        # Each device gets its own filter elements, as in the check: ncclient puts them into
+        # its request tree, and lxml trees must not be changed from two threads at once.
+        config_filter = _check_filter(intent)
+        oper_filter = pki_oper_filter([])
         with NetconfSession(host, timeout=60) as session:
             for result in session.batch([request("get_config", "running", config_filter), request("get", oper_filter)]):
                 if isinstance(result, Exception):
@@ -195,9 +199,12 @@ async def _read_device(host: Host, rpcs: list[bytes], options: asyncssh.SSHClien
 
 async def run_asyncio(hosts: list[Host], workers: int, rpcs: list[bytes], algorithms: dict[str, str]) -> int:
     """Read every device with the asyncio client, at most ``workers`` at a time; return the failures."""
+    # Parsed once here: given a path, asyncssh parses the file again for every connection,
+    # which costs O(devices) each time.
     known_hosts = hosts[0].known_hosts
+    assert known_hosts is not None
     options = asyncssh.SSHClientConnectionOptions(
-        known_hosts=str(known_hosts) if known_hosts else None,
+        known_hosts=asyncssh.import_known_hosts(known_hosts.read_text(encoding="utf-8")),
         kex_algs=[algorithms["kex"]], encryption_algs=[algorithms["cipher"]], mac_algs=[algorithms["mac"]],
         server_host_key_algs=[algorithms["host_key"]],
         client_keys=None, agent_path=None, preferred_auth="password",
@@ -243,7 +250,7 @@ def main() -> None:
                   f"algorithms paramiko negotiates: {algorithms}")
             clients = [
                 ("threads (NetconfSession: ncclient + paramiko)",
-                 lambda: run_threads(hosts, options.workers, config_filter, oper_filter)),
+                 lambda: run_threads(hosts, options.workers, intent)),
                 ("asyncio (asyncssh, this file)",
                  lambda: asyncio.run(run_asyncio(hosts, options.workers, rpcs, algorithms))),
             ]
