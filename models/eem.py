@@ -134,6 +134,17 @@ class MailServer(_Strict):
                 "the password contains '@', but IOS XE splits the server string at the first '@'; "
                 "choose a password without '@'"
             )
+        # The value is stored as one word of IOS configuration text; the messages never show it.
+        if any(not character.isascii() or not character.isprintable() for character in secret):
+            raise ValueError(
+                "the password contains a non-ASCII or control character, which IOS XE configuration "
+                "text cannot hold; choose a password of printable ASCII characters"
+            )
+        if '"' in secret:
+            raise ValueError(
+                "the password contains '\"', which IOS XE configuration text reads as a string "
+                "delimiter; choose a password without '\"'"
+            )
         return value
 
     def server_string(self, *, reveal: bool = False) -> str:
