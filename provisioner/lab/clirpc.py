@@ -935,7 +935,7 @@ class CliSession:
         removed = self.state.unmodelled.remove_certificate(chain_name, serial)
         if not removed and entry is None:
             # NOTE: a guess, not checked on a device: this wording for a serial the chain lacks,
-            # and removing at once, where the IOS XE console first prompts for confirmation.
+            # and removing at once with no confirmation prompt, which the console may show.
             raise CliError(column, f"% Certificate {serial} not found in chain {chain_name}.")
         self.changed_unmodelled = self.changed_unmodelled or removed
         if chain is not None and entry is not None:
