@@ -251,6 +251,22 @@ def unmodelled_lines(intent: Intent, profile: ReleaseProfile = DEFAULT_PROFILE) 
     return lines
 
 
+def certificate_removal_text(removals: dict[str, str]) -> str:
+    """Return the ``config-clis`` text that removes CA certificates from their chains, then ``end``.
+
+    Args:
+        removals: trustpoint (chain) name -> serial as IOS XE prints it (see ``ios_serial``).
+
+    NOTE: a guess, not checked on a real router: that config-ios-cli-rpc takes
+    ``no certificate ca SERIAL`` and removes the certificate with no confirmation prompt (the
+    console may ask for one). The engine verifies the removal in pki-oper for that reason.
+    """
+    lines: list[str] = []
+    for name, serial in removals.items():
+        lines.extend([f"crypto pki certificate chain {name}", f" no certificate ca {serial}", " exit"])
+    return "\n".join([*lines, "end"])
+
+
 def cli_digest(lines: list[str]) -> str:
     """Return the digest of the unmodelled lines that the engine stores on the device.
 

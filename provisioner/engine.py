@@ -5,7 +5,8 @@ candidate-datastore`` is configured) but never ``:confirmed-commit``, and cisco-
 confirm RPC:
 
 1. lock running, then candidate (retrying with backoff while another session holds a lock),
-   and read the owned objects (the snapshot);
+   and read the owned objects (the snapshot) and, when the intent has CA certificates, the
+   certificates pki-oper lists in its trustpoints, in the same round trip;
 2. stop here, unlocking, if the device already matches the intent;
 3. edit-config on candidate, validate, commit (discard-changes after a refusal). Without
    ``:candidate`` the edit goes to running with ``error-option rollback-on-error`` instead;
@@ -24,9 +25,14 @@ commit (or a refused edit of running) leaves running untouched: the device drops
 candidate when the session that locked it ends. Any failure after it restores the snapshot in
 one write, from a new session when the first one dropped. That write also rewrites every applet
 and trustpoint the cli-rpc wrote into. Rewriting an applet through NETCONF drops its CLI-only
-actions, so no mail action outlives a variable that the restore removes. The restore then
-deletes the digest marker, so the next apply sends the lines again. ``ApplyResult.outcome``
-names the state in which the owned configuration ended.
+actions, so no mail action outlives a variable that the restore removes. The restore also
+deletes the digest marker, so the next apply sends the lines again. A certificate body is in no
+YANG model, so rewriting a trustpoint keeps it, while deleting one that the apply created takes
+its certificates with it. After the write, a second config-ios-cli-rpc therefore removes
+(``no certificate ca SERIAL``) each pushed CA certificate that an existing trustpoint did not
+hold in the first pki-oper read. pki-oper, read after the write and again after the removal,
+verifies that no pushed certificate is left. ``ApplyResult.outcome`` names the state in which
+the owned configuration ended: ``unknown`` when a removal failed or could not be verified.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from typing import Any, Literal
 from cryptography import x509
 from lxml import etree
 
+from models.certificate import ios_serial, serial_number
 from models.eem import CLI_DIGEST_VARIABLE
 from models.intent import Intent
 from models.inventory import Host
@@ -103,8 +110,9 @@ class ApplyResult:
         error: the error that stopped the apply, if any.
         outcome: the state of the owned modelled configuration at the end. ``unchanged``: as
             before, nothing committed. ``applied``: the intent, verified. ``rolled-back``:
-            changed, then restored from the snapshot and verified. ``unknown``: the restore
-            failed or could not be verified (see ``notes``).
+            changed, then restored from the snapshot, with the CA certificates that the apply
+            added removed, and verified. ``unknown``: the restore failed or could not be
+            verified (see ``notes``).
         datastore: ``candidate`` or ``running``: where the edit went (None before the hello).
         notes: what was verified and how, what was not and why, in order.
         saved: running was saved to startup after verification (``--save-config``).
@@ -330,6 +338,10 @@ class _Apply:
         self.keys = list(owned_objects(intent))
         self.mode: Mode = "candidate"
         self.snapshot: etree._Element | None = None
+        # Trustpoint -> serials pki-oper listed before the apply, read when the intent pushes CA
+        # certificates; None with ``installed_unread`` set when pki-oper could not be read.
+        self.installed_before: dict[str, set[int]] | None = {}
+        self.installed_unread = ""
         self.plan: Plan | None = None
         self.touched = False
         self.cli_sent = False
@@ -346,10 +358,14 @@ class _Apply:
             with self.factory(self.host) as session:
                 self.mode = "candidate" if CANDIDATE in session.capabilities else "running"
                 self.result.datastore = self.mode
-                snapshot_read = request("get_config", "running", intent_filter(self.intent))
-                with _locked(session, self.mode, self.lock_timeout, [snapshot_read]) as (library, reads):
+                reads = [request("get_config", "running", intent_filter(self.intent))]
+                wanted = _wanted_certificates(self.intent)
+                if wanted:
+                    # A restore removes only the pushed certificates that this read did not list.
+                    reads.append(request("get", pki_oper_filter(wanted)))
+                with _locked(session, self.mode, self.lock_timeout, reads) as (library, values):
                     try:
-                        self._apply(session, library, reads[0])
+                        self._apply(session, library, values[0], values[1] if wanted else None)
                     except _Mismatch as mismatch:
                         differences = mismatch.differences
                         self._rollback(session, "verification found differences")
@@ -368,10 +384,14 @@ class _Apply:
         if failure is not None:
             raise failure
 
-    def _apply(self, session: Session, library: etree._Element | None, snapshot: object) -> None:
+    def _apply(self, session: Session, library: etree._Element | None, snapshot: object, pki: object) -> None:
         intent, result = self.intent, self.result
         profile = release_profile(session, library)
         self.snapshot = unwrap(snapshot)
+        if isinstance(pki, DeviceRefusedError):
+            self.installed_before, self.installed_unread = None, str(pki)
+        elif pki is not None:
+            self.installed_before = _installed_serials(unwrap(pki))
         plan = compare(intent, read_config(self.snapshot), profile)
         self.plan = result.plan = plan
         # Pruned objects join the owned keys, so verification checks they are gone and a restore
@@ -413,28 +433,12 @@ class _Apply:
         self._save(session)
 
     def _read_back(self, session: Session) -> tuple[etree._Element, object]:
-        """Read the owned objects (and pki-oper when certificates were pushed) for verification.
-
-        After a cli-rpc the first ``is-syncing`` poll goes in the same batch as the reads: when
-        the device says it is not syncing, the reads that follow it show the change, because
-        the device answers a session's requests in order. Otherwise it waits and reads again.
-        """
+        """Read the owned objects (and pki-oper when certificates were pushed) for verification."""
         reads = [request("get_config", "running", owned_filter(self.keys))]
         wanted = _wanted_certificates(self.intent)
         if wanted:
             reads.append(request("get", pki_oper_filter(wanted)))
-        results: list[object] | None = None
-        if self.cli_sent:
-            # IOS XE starts the sync only once the cli-rpc has answered, so a poll sent at once
-            # nearly always finds it running; waiting first usually saves a poll and a re-read.
-            time.sleep(SYNC_FIRST_POLL)
-            first = session.batch([_is_syncing(), *reads])
-            if _syncing(unwrap(first[0])):
-                _wait_for_sync(session, self.sync_timeout)
-            else:
-                results = first[1:]
-        if results is None:
-            results = session.batch(reads)
+        results = _read_after_cli(session, reads, self.sync_timeout) if self.cli_sent else session.batch(reads)
         return unwrap(results[0]), (results[1] if wanted else None)
 
     def _check_schema(self, session: Session, config: etree._Element, profile: ReleaseProfile) -> None:
@@ -511,10 +515,12 @@ class _Apply:
         """Return the objects to put back from the snapshot, and whether to delete the digest.
 
         Only objects the apply may have changed go back. Applets and trustpoints that the cli-rpc
-        wrote into go back too: restoring them drops the lines it added, so a mail action can
-        never outlive a variable or trustpoint that the same restore removes. Rewriting them
-        drops earlier cli-rpc lines as well, so the digest is deleted: the next apply sends
-        them again instead of trusting a digest that no longer describes the device.
+        wrote into go back too. Restoring an applet drops the lines the cli-rpc added, so a mail
+        action can never outlive a variable that the same restore removes. Rewriting a
+        trustpoint keeps its certificates, so ``_remove_pushed_certificates`` removes the new
+        ones. Rewriting applets drops earlier cli-rpc lines as well, so the digest is deleted:
+        the next apply sends them again instead of trusting a digest that no longer describes
+        the device.
         """
         assert self.plan is not None
         changed = {change.key for change in self.plan.modelled_changes}
@@ -550,10 +556,16 @@ class _Apply:
             self._unknown(f"a new session to restore the snapshot failed: {error}")
 
     def _restore_and_verify(self, session: Session) -> None:
+        """Write the snapshot back, remove the CA certificates the apply added, and verify both."""
         assert self.snapshot is not None
         keys, drop_digest = self._restore_plan()
         _restore(session, self.mode, self.snapshot, keys, drop_digest)
-        data = session.get_config("running", owned_filter(keys))
+        pushed = self._pushed_certificates()
+        reads = [request("get_config", "running", owned_filter(keys))]
+        if pushed:
+            reads.append(request("get", pki_oper_filter(pushed)))
+        results = session.batch(reads)
+        data = unwrap(results[0])
         wrong = [
             str(key) for key in keys
             if _canonical(_owned_element(data, key)) != _canonical(_owned_element(self.snapshot, key))
@@ -564,15 +576,94 @@ class _Apply:
         if wrong:
             self._unknown(f"after the restore get-config still differs from the snapshot in {', '.join(wrong)}")
             return
-        self.settled = True
-        self.result.outcome = "rolled-back"
         restored = ", ".join(str(key) for key in keys) or "nothing"
         self.result.notes.append(f"restored from the snapshot and verified with get-config: {restored}")
         if drop_digest:
             self.result.notes.append(
-                "the restore rewrote the applets and trustpoints that config-ios-cli-rpc writes into, which drops "
-                f"their mail actions and certificates; {CLI_DIGEST_VARIABLE} was deleted so the next apply sends them again"
+                f"{CLI_DIGEST_VARIABLE} was deleted, so the next apply sends the config-ios-cli-rpc lines again "
+                "(rewriting an applet drops its CLI-only events and mail actions)"
             )
+        if pushed:
+            problem = self._remove_pushed_certificates(session, pushed, results[1])
+            if problem is not None:
+                self._unknown(problem)
+                return
+        self.settled = True
+        self.result.outcome = "rolled-back"
+
+    def _pushed_certificates(self) -> dict[str, int]:
+        """Return trustpoint -> serial of each CA certificate that the cli-rpc may have installed."""
+        if not self.cli_sent:
+            return {}
+        wanted = _wanted_certificates(self.intent)
+        return {name: serial_number(x509.load_der_x509_certificate(der)) for name, der in wanted.items()}
+
+    def _remove_pushed_certificates(self, session: Session, pushed: dict[str, int], pki: object) -> str | None:
+        """Remove the pushed CA certificates that existing trustpoints did not hold before, and verify.
+
+        ``pki`` is the pki-oper read taken after the restore write. Notes what was removed or
+        kept and how it was verified; returns why the certificates are in an unknown state, or None.
+        """
+        removals = self._new_certificates(pushed, pki)
+        if isinstance(removals, str) or not removals:
+            return removals or None
+        text = cli.certificate_removal_text({name: ios_serial(serial) for name, serial in removals.items()})
+        try:
+            _cli_rpc(session, text, hint="the CA certificates before the failing line were removed")
+            after = _read_after_cli(session, [request("get", pki_oper_filter(removals))], self.sync_timeout)[0]
+        except DeviceRefusedError as error:
+            return f"removing the CA certificates that the apply installed in existing trustpoints failed: {error}"
+        if isinstance(after, DeviceRefusedError):
+            return f"the CA certificates were removed, but pki-oper could not be read to verify it ({after})"
+        remaining = _installed_serials(unwrap(after))
+        for name, serial in removals.items():
+            shown = ios_serial(serial)
+            if serial in remaining.get(name, set()):
+                return f"pki-oper still lists CA certificate {shown} in trustpoint {name} after `no certificate ca`"
+            self.result.notes.append(
+                f"removed CA certificate {shown}, which the apply installed, from the existing trustpoint {name} "
+                "with config-ios-cli-rpc (no certificate ca); verified with pki-oper that it is gone"
+            )
+        return None
+
+    def _new_certificates(self, pushed: dict[str, int], pki: object) -> dict[str, int] | str:
+        """Return trustpoint -> serial of the pushed certificates to remove, or why that is unknown.
+
+        Only a trustpoint that existed before the apply needs a removal. One that the apply
+        created was deleted by the restore write, which removes its certificates, so it is only
+        checked in ``pki``. Notes each certificate that stays or was already gone.
+        """
+        assert self.snapshot is not None
+        if isinstance(pki, DeviceRefusedError):
+            return f"pki-oper could not be read after the restore ({pki}), so pushed CA certificates may be left"
+        installed = _installed_serials(unwrap(pki))
+        removals: dict[str, int] = {}
+        notes = self.result.notes
+        for name, serial in pushed.items():
+            shown = ios_serial(serial)
+            listed = serial in installed.get(name, set())
+            if _owned_element(self.snapshot, ObjectKey("trustpoint", name)) is None:
+                if listed:
+                    return f"trustpoint {name} was deleted, but pki-oper still lists CA certificate {shown} under it"
+                notes.append(
+                    f"trustpoint {name}, which the apply created, was deleted with its certificates: "
+                    f"pki-oper lists no CA certificate {shown} under it"
+                )
+            elif self.installed_before is None:
+                return (
+                    f"pki-oper could not be read before the apply ({self.installed_unread}), so it is unknown "
+                    f"whether trustpoint {name} held CA certificate {shown} before; the certificate was not removed"
+                )
+            elif serial in self.installed_before.get(name, set()):
+                notes.append(f"kept CA certificate {shown} in trustpoint {name}: pki-oper listed it before the apply")
+            elif listed:
+                removals[name] = serial
+            else:
+                notes.append(
+                    f"pki-oper lists no CA certificate {shown} in trustpoint {name}, which did not hold it before "
+                    "the apply, so there was nothing to remove"
+                )
+        return removals
 
     def _unknown(self, why: str) -> None:
         self.settled = True
@@ -657,7 +748,20 @@ def _certificate_checks(intent: Intent, pki: object) -> dict[str, str]:
     return verdicts
 
 
-def _cli_rpc(session: Session, text: str) -> None:
+def _installed_serials(data: etree._Element) -> dict[str, set[int]]:
+    """Return trustpoint -> serial numbers of the certificates a pki-oper ``<data>`` lists."""
+    return {
+        name: {entry.serial for entry in entries if entry.serial is not None}
+        for name, entries in read_pki_oper(data).items()
+    }
+
+
+_CLI_RPC_HINT = (
+    "IOS XE keeps the lines before the failing one; apply restores the snapshot, which removes them with their applets"
+)
+
+
+def _cli_rpc(session: Session, text: str, hint: str = _CLI_RPC_HINT) -> None:
     body = etree.Element(f"{{{ns.CLI_RPC}}}config-ios-cli-rpc", nsmap={None: ns.CLI_RPC})
     etree.SubElement(body, f"{{{ns.CLI_RPC}}}config-clis").text = text
     reply = session.rpc("config-ios-cli-rpc", body)
@@ -668,8 +772,7 @@ def _cli_rpc(session: Session, text: str) -> None:
             session.name,
             "config-ios-cli-rpc",
             [RpcErrorInfo("application", "operation-failed", "error", f"line {line_number}", error_string, None)],
-            hint="IOS XE keeps the lines before the failing one; apply restores the snapshot, "
-            "which removes them with their applets",
+            hint=hint,
         )
 
 
@@ -681,6 +784,23 @@ def _is_syncing() -> Request:
     """Return a new is-syncing request: ncclient moves the body element into its <rpc>, so
     one element shared between requests (or threads) would leave another <rpc> empty."""
     return request("rpc", "is-syncing", etree.Element(f"{{{ns.CISCO_IA}}}is-syncing", nsmap={None: ns.CISCO_IA}))
+
+
+def _read_after_cli(session: Session, reads: list[Request], sync_timeout: float) -> list[object]:
+    """Send ``reads`` once the native datastore has caught up with a config-ios-cli-rpc just sent.
+
+    The first ``is-syncing`` poll goes in the same batch as the reads: when the device says it
+    is not syncing, the reads that follow it show the change, because the device answers a
+    session's requests in order. Otherwise it waits and reads again.
+    """
+    # IOS XE starts the sync only once the cli-rpc has answered, so a poll sent at once nearly
+    # always finds it running; waiting first usually saves a poll and a re-read.
+    time.sleep(SYNC_FIRST_POLL)
+    first = session.batch([_is_syncing(), *reads])
+    if not _syncing(unwrap(first[0])):
+        return first[1:]
+    _wait_for_sync(session, sync_timeout)
+    return session.batch(reads)
 
 
 def _syncing(reply: etree._Element) -> bool:
