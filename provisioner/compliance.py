@@ -173,7 +173,8 @@ def check_device(
         device, installed, oper_error = _read(intent, host, factory, result)
     except DeviceError as error:
         result.error = str(error)
-        logger.error("%s: check failed: %s", host.name, error)
+        # Logged at INFO because the result carries the error and every report shows it.
+        logger.info("%s: check failed: %s", host.name, error)
         return result
     now = options.now or datetime.now(UTC)
     if oper_error is not None:

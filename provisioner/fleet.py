@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, TypeVar
 
 from models.inventory import Host
@@ -55,12 +55,16 @@ class DeviceRun(Generic[T]):
             this device's turn came.
         result: what the task returned, or None when it did not return.
         error: why the device did not end ``done``, secrets masked; None when it did.
+        late: for a ``timed-out`` or ``interrupted`` device, how its task ended after the run
+            stopped waiting for it (state ``done`` or ``failed``). It is set only in the result
+            of :meth:`FleetResult.wait_for_late`, and stays None while the task still runs.
     """
 
     device: str
     state: State
     result: T | None = None
     error: str | None = None
+    late: DeviceRun[T] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class FleetResult(Generic[T]):
 
     devices: tuple[DeviceRun[T], ...]
     stopped: bool = False
+    _run: _Run[T] | None = field(default=None, repr=False, compare=False)
 
     def counts(self) -> dict[State, int]:
         """Return the number of devices in each state, every state included."""
@@ -87,6 +92,23 @@ class FleetResult(Generic[T]):
     def ok(self) -> bool:
         """True when every device ended ``done``."""
         return all(run.state == "done" for run in self.devices)
+
+    def still_running(self) -> list[DeviceRun[T]]:
+        """Return the timed-out and interrupted devices, whose tasks the run left running."""
+        return [run for run in self.devices if run.state in ("timed-out", "interrupted")]
+
+    def wait_for_late(self, timeout: float | None = None) -> FleetResult[T]:
+        """Wait until the tasks left running have ended and return a copy with their outcomes.
+
+        Each timed-out or interrupted device of the copy keeps its state and gets ``late``: how
+        its task ended. A task that has not ended within ``timeout`` seconds (None: no limit)
+        keeps ``late`` None. Ctrl-C raises ``KeyboardInterrupt`` out of the wait.
+        """
+        if self._run is None or not self.still_running():
+            return self
+        late = self._run.wait_late(self.devices, timeout)
+        devices = tuple(replace(run, late=late.get(index, run.late)) for index, run in enumerate(self.devices))
+        return replace(self, devices=devices)
 
 
 class FleetInterrupted(KeyboardInterrupt):
@@ -179,20 +201,30 @@ def summary_line(result: FleetResult[T], label: Callable[[DeviceRun[T]], str]) -
     """Return one line such as ``3 devices: 2 applied, 1 failed (r3: timed out after 5 s)``.
 
     ``label`` names the outcome of a ``done`` device, such as ``applied`` or ``in sync``. The
-    other states keep their own names. Each failed, timed-out or interrupted device is listed
-    with the first line of its error.
+    other states keep their own names. The failed, timed-out and interrupted devices are named
+    after their count, at most ``SUMMARY_NAMES`` of each; their errors are left to the
+    per-device reports, so that a reason is not printed twice.
     """
-    groups: dict[str, int] = {}
+    groups: dict[str, list[str]] = {}
     for run in result.devices:
         name = label(run) if run.state == "done" else run.state.replace("-", " ")
-        groups[name] = groups.get(name, 0) + 1
+        groups.setdefault(name, []).append(run.device)
+    named = {state.replace("-", " ") for state in ("failed", "timed-out", "interrupted")}
+    parts = []
+    for name, devices in groups.items():
+        part = f"{len(devices)} {name}"
+        if name in named:
+            shown = ", ".join(devices[:SUMMARY_NAMES])
+            more = len(devices) - SUMMARY_NAMES
+            part += f" ({shown}{f' and {more} more' if more > 0 else ''})"
+        parts.append(part)
     total = len(result.devices)
-    parts = ", ".join(f"{count} {name}" for name, count in groups.items())
-    line = f"{total} device{'s' if total != 1 else ''}: {parts or 'none'}"
-    problems = [run for run in result.devices if run.state in ("failed", "timed-out", "interrupted")]
-    if problems:
-        line += " (" + "; ".join(f"{run.device}: {error_line(run)}" for run in problems) + ")"
-    return line
+    return f"{total} device{'s' if total != 1 else ''}: {', '.join(parts) or 'none'}"
+
+
+# The most device names the summary line lists per state; a fleet of 1,000 failed devices
+# would otherwise give a line of several kilobytes.
+SUMMARY_NAMES = 10
 
 
 def error_line(run: DeviceRun[Any]) -> str:
@@ -242,6 +274,7 @@ class _Run(Generic[T]):
         self.started: dict[int, float] = {}
         self.skipped: set[int] = set()
         self.results: dict[int, DeviceRun[T]] = {}
+        self.late: dict[int, DeviceRun[T]] = {}
         self.announced_start: set[int] = set()
         self.announced_end: set[int] = set()
 
@@ -259,7 +292,9 @@ class _Run(Generic[T]):
         try:
             value = self.task(host)
         except Exception as error:  # noqa: BLE001 - one device's failure must not stop the others
-            logger.error("%s: task failed: %s", host.name, _describe(error))
+            # INFO, not ERROR: the caller reports the failure from the result, and the CLI
+            # prints it, so the log shows it only with -v.
+            logger.info("%s: task failed: %s", host.name, _describe(error))
             self.finish(index, DeviceRun(host.name, "failed", error=_describe(error)))
             return
         except BaseException as error:
@@ -274,11 +309,25 @@ class _Run(Generic[T]):
     def finish(self, index: int, run: DeviceRun[T]) -> None:
         with self.changed:
             if index in self.results:
-                # The time limit passed first, so the timed-out result is kept.
-                logger.warning("%s: ended (%s) after its time limit; the result is not reported", run.device, run.state)
+                # The time limit passed, or the run stopped waiting, first: the device keeps
+                # that state, and FleetResult.wait_for_late returns this outcome.
+                logger.info("%s: ended (%s) after the run stopped waiting for it", run.device, run.state)
+                self.late[index] = run
             else:
                 self.results[index] = run
             self.changed.notify_all()
+
+    def wait_late(self, devices: Sequence[DeviceRun[T]], timeout: float | None) -> dict[int, DeviceRun[T]]:
+        """Wait until every timed-out or interrupted device has a late outcome; return them by index."""
+        pending = {index for index, run in enumerate(devices) if run.state in ("timed-out", "interrupted")}
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.changed:
+            while not pending <= self.late.keys():
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self.changed.wait(remaining)
+            return {index: self.late[index] for index in pending if index in self.late}
 
     # The calling thread
 
@@ -342,7 +391,7 @@ class _Run(Generic[T]):
                 name = self.hosts[index].name
                 message = f"timed out after {self.timeout:g} s; the other devices went on"
                 self.results[index] = DeviceRun(name, "timed-out", error=message)
-                logger.error("%s: %s", name, message)
+                logger.info("%s: %s", name, message)
 
     def all_ended(self) -> bool:
         pending = (self.launched | set(self.started)) - set(self.results) - self.skipped
@@ -398,14 +447,16 @@ class _Run(Generic[T]):
                         if index in self.results:
                             runs.append(self.results[index])
                         elif index in self.started:
-                            runs.append(DeviceRun(
+                            # Stored, so that the task's own end counts as a late outcome.
+                            self.results[index] = DeviceRun(
                                 host.name, "interrupted",
                                 error="still running when the run stopped waiting for it, so its outcome is unknown",
-                            ))
+                            )
+                            runs.append(self.results[index])
                         else:
                             runs.append(DeviceRun(host.name, "not-started", error="the run stopped before this device's turn"))
 
-                    return FleetResult(tuple(runs), stopped=self.stop_requested)
+                    return FleetResult(tuple(runs), stopped=self.stop_requested, _run=self)
             except KeyboardInterrupt:
                 # More Ctrl-C while the results are gathered: gather them again.
                 continue

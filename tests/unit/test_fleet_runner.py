@@ -321,13 +321,85 @@ def test_summary_line_lists_problems() -> None:
 
     line = summary_line(result, lambda run: str(run.result))
 
-    assert line == "4 devices: 1 applied, 1 unchanged, 1 failed, 1 not started (r3: commit refused)"
+    assert line == "4 devices: 1 applied, 1 unchanged, 1 failed (r3), 1 not started"
+    assert "commit refused" not in line
 
 
 def test_summary_line_single_device() -> None:
     result: FleetResult[str] = FleetResult((DeviceRun("r1", "timed-out", error="timed out after 5 s"),))
 
-    assert summary_line(result, lambda run: "done") == "1 device: 1 timed out (r1: timed out after 5 s)"
+    assert summary_line(result, lambda run: "done") == "1 device: 1 timed out (r1)"
+
+
+def test_summary_line_caps_device_names() -> None:
+    runs = tuple(DeviceRun(f"r{index}", "failed", error="refused") for index in range(1, 13))
+    result: FleetResult[str] = FleetResult((DeviceRun("r0", "done", "applied"), *runs))
+
+    line = summary_line(result, lambda run: "applied")
+
+    assert line == "13 devices: 1 applied, 12 failed (r1, r2, r3, r4, r5, r6, r7, r8, r9, r10 and 2 more)"
+
+
+def test_wait_for_late_returns_timed_out_outcome() -> None:
+    release = threading.Event()
+
+    def task(host: Host) -> str:
+        if host.name == "r2":
+            release.wait(WAIT)
+            return "applied late"
+        return "applied"
+
+    result = run_fleet(hosts(2), task, timeout=0.5)
+    # Still running: the wait ends at its own limit with no outcome.
+    unknown = result.wait_for_late(timeout=0.01)
+    release.set()
+    known = result.wait_for_late(timeout=WAIT)
+
+    assert [run.state for run in result.devices] == ["done", "timed-out"]
+    assert unknown.devices[1].late is None
+    assert [run.state for run in known.devices] == ["done", "timed-out"]
+    assert known.devices[0].late is None
+    late = known.devices[1].late
+    assert late is not None
+    assert late.state == "done"
+    assert late.result == "applied late"
+
+
+def test_wait_for_late_after_second_ctrl_c() -> None:
+    gate = threading.Event()
+    interrupts: list[str] = []
+
+    def task(host: Host) -> str:
+        gate.wait(WAIT)
+        raise RuntimeError("commit refused")
+
+    def on_progress(event: Progress) -> None:
+        if event.kind == "started" and not interrupts:
+            interrupts.append("first")
+            raise KeyboardInterrupt
+        if event.kind == "stopping":
+            interrupts.append("second")
+            raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(FleetInterrupted) as caught:
+            run_fleet(hosts(1), task, workers=1, on_progress=on_progress)
+    finally:
+        gate.set()
+    known = caught.value.result.wait_for_late(timeout=WAIT)
+
+    assert [run.state for run in known.devices] == ["interrupted"]
+    late = known.devices[0].late
+    assert late is not None
+    assert late.state == "failed"
+    assert late.error is not None
+    assert "commit refused" in late.error
+
+
+def test_wait_for_late_without_late_devices_returns_same() -> None:
+    result = run_fleet(hosts(2), lambda host: host.name)
+
+    assert result.wait_for_late() is result
 
 
 def test_async_cancel_sets_stop_and_waits() -> None:
