@@ -139,6 +139,7 @@ def check(
     """
     unresolved: list[str] = []
     try:
+        _check_report_paths(junit, metrics)
         model = load_intent(intent, unresolved=unresolved)
         targets = load_inventory(inventory).limit(hosts)
         presented = load_certificates(chain.read_bytes(), str(chain)) if chain is not None else []
@@ -178,20 +179,34 @@ def check(
         if junit is not None or metrics is not None:
             click.echo("note: interrupted, so the JUnit and metrics files were not written", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    try:
-        from provisioner.reports import junit_xml, prometheus_text, write_atomically
+    from provisioner.reports import junit_xml, prometheus_text, write_atomically
 
-        if junit is not None:
-            write_atomically(junit, junit_xml(results))
-        if metrics is not None:
-            write_atomically(metrics, prometheus_text(results).encode())
-    except OSError as error:
-        _fail(f"cannot write the report file: {error}")
-        return
+    for option, path, render in (
+        ("--junit", junit, lambda: junit_xml(results)),
+        ("--metrics", metrics, lambda: prometheus_text(results).encode()),
+    ):
+        if path is None:
+            continue
+        try:
+            write_atomically(path, render())
+        except OSError as error:
+            # The temporary file's name in the OSError would only confuse, so name the user's path.
+            _fail(f"{option} {path}: cannot write the file: {error.strerror}")
+            return
 
     if any(result.error is not None for result in results):
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if any(result.findings for result in results) else EXIT_OK)
+
+
+def _check_report_paths(junit: Path | None, metrics: Path | None) -> None:
+    """Check the report files' folders before any device is contacted, so a typo costs no run."""
+    from provisioner.reports import check_report_folder
+
+    if junit is not None:
+        check_report_folder(junit, "--junit")
+    if metrics is not None:
+        check_report_folder(metrics, "--metrics")
 
 
 def _check_label(run: DeviceRun[DeviceCompliance]) -> str:

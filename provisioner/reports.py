@@ -167,6 +167,27 @@ def prometheus_text(results: list[DeviceCompliance], now: datetime | None = None
     return "\n".join(lines) + "\n"
 
 
+def check_report_folder(path: Path, option: str) -> None:
+    """Check that the folder of a report file exists and that this process may create files in it.
+
+    ``write_atomically`` creates a temporary file next to ``path``, so the folder must be
+    writable even when ``path`` itself exists.
+
+    Raises:
+        InputError: the folder is missing, is no folder, or is not writable; the message names
+            ``option`` and ``path`` as the user gave it.
+    """
+    from models.errors import InputError
+
+    folder = path.parent
+    if not folder.exists():
+        raise InputError(f"{option} {path}: the folder {folder} does not exist; create it or choose another path")
+    if not folder.is_dir():
+        raise InputError(f"{option} {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: the folder {folder} is not writable for this user")
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

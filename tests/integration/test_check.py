@@ -237,6 +237,46 @@ def test_junit_and_metrics_files(lab: LabDevice, lab_host: Host, tmp_path: Path)
     assert "# TYPE provisioner_certificate_expiry_days gauge" in text
 
 
+@pytest.mark.parametrize("option", ["--junit", "--metrics"])
+def test_report_folder_missing_sends_nothing(lab: LabDevice, tmp_path: Path, option: str) -> None:
+    target = tmp_path / "missing" / "report.out"
+
+    code, out, err = _check(EXAMPLE, lab, option, str(target))
+
+    assert code == 1, out + err
+    assert err.startswith(f"error: {option} {target}: the folder {target.parent} does not exist"), err
+    assert ".tmp" not in err
+    assert lab.rpc_log() == []
+
+
+def test_report_folder_not_writable_sends_nothing(lab: LabDevice, tmp_path: Path) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root may write into any folder, so a read-only folder cannot be tested")
+    folder = tmp_path / "read-only"
+    folder.mkdir(mode=0o500)
+    target = folder / "check.prom"
+
+    code, out, err = _check(EXAMPLE, lab, "--metrics", str(target))
+
+    assert code == 1, out + err
+    assert f"--metrics {target}: the folder {folder} is not writable" in err
+    assert lab.rpc_log() == []
+
+
+def test_report_folder_is_a_file(lab: LabDevice, tmp_path: Path) -> None:
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("", encoding="utf-8")
+    target = blocker / "check.xml"
+
+    code, out, err = _check(EXAMPLE, lab, "--junit", str(target))
+
+    assert code == 1, out + err
+    assert f"--junit {target}: {blocker} is not a folder" in err
+    assert lab.rpc_log() == []
+
+
 def test_lock_file_stops_overlapping_run(lab: LabDevice, tmp_path: Path) -> None:
     lock = tmp_path / "check.lock"
     with lock.open("w") as held:
