@@ -352,21 +352,35 @@ def policy_findings(intent: Intent, device: DeviceConfig) -> list[ComplianceFind
     findings: list[ComplianceFinding] = []
     for applet in intent.applets:
         defined = set(BUILTIN_VARIABLES)
+        # An applet missing on the device is a drift finding already, and none of its actions
+        # can run, so its variables are not reported again.
+        applet_on_device = applet.name in device.applets
         for action in applet.actions:
             subject = f"event manager applet {applet.name} action {action.label}"
             for name in sorted(action.references() - defined):
-                if name not in device.environment:
+                if applet_on_device and name not in device.environment:
                     findings.append(
                         ComplianceFinding(
                             "policy", "failure", "undefined-variable", subject,
-                            f"action {action.label} of {applet.name} uses ${name}, which the device does not define; "
-                            "add it under environment in the intent and run apply.",
+                            f"action {action.label} of {applet.name} uses ${name}, {_missing_variable_advice(intent, name)}",
                         )
                     )
             defined |= action.defines()
             if action.mail is not None:
                 findings.extend(_mail_findings(intent, device, subject, action.mail))
     return findings
+
+
+def _missing_variable_advice(intent: Intent, name: str) -> str:
+    """Return why a variable the device lacks is missing and what to do, after where it is used."""
+    if name in intent.environment:
+        return "which the intent defines but the device lacks; run apply."
+    if name in intent.provided_variables:
+        return (
+            f"which the intent lists under provided_variables but the device does not define; set it on the "
+            f"device (event manager environment {name} ...) or move it under environment in the intent and run apply."
+        )
+    return "which the device does not define; add it under environment in the intent and run apply."
 
 
 def _mail_findings(intent: Intent, device: DeviceConfig, subject: str, mail: object) -> list[ComplianceFinding]:

@@ -165,6 +165,39 @@ def test_policy_from_not_account_and_undefined(lab: LabDevice, lab_host: Host, t
 
     assert code == 2
     assert {"from-not-account", "undefined-variable"} <= _codes(device)
+    undefined = [finding["message"] for finding in device["findings"] if finding["code"] == "undefined-variable"]
+    assert len(undefined) == 1, undefined
+    assert "$_email_cc" in undefined[0]
+    assert "lists under provided_variables but the device does not define" in undefined[0]
+
+
+def test_policy_variable_in_intent_missing_on_device(lab: LabDevice, lab_host: Host, tmp_path: Path,
+                                                     smtp_password: str) -> None:
+    assert apply_device(load_intent(EXAMPLE), lab_host, sync_timeout=10).error is None
+    intent = tmp_path / "intent.yaml"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = text.replace("  _email_to: noc@example.com\n", "  _email_to: noc@example.com\n  _email_cc: oncall@example.com\n")
+    text = text.replace('          to: "$_email_to"\n', '          to: "$_email_to"\n          cc: "$_email_cc"\n')
+    intent.write_text(text, encoding="utf-8")
+
+    code, device = _json(intent, lab)
+
+    assert code == 2
+    undefined = [finding["message"] for finding in device["findings"] if finding["code"] == "undefined-variable"]
+    assert len(undefined) == 1, undefined
+    assert undefined[0].endswith("uses $_email_cc, which the intent defines but the device lacks; run apply.")
+    assert "add it under environment" not in undefined[0]
+
+
+def test_policy_skips_variables_of_missing_applet(lab: LabDevice) -> None:
+    code, device = _json(EXAMPLE, lab)
+
+    assert code == 2
+    assert "drift-add" in _codes(device)
+    assert "undefined-variable" not in _codes(device)
+    assert "event manager applet SendSecureEmailEEM is missing on the device; run apply." in [
+        finding["message"] for finding in device["findings"]
+    ]
 
 
 def test_policy_plain_port_and_tls(lab: LabDevice, lab_host: Host, tmp_path: Path, smtp_password: str) -> None:
