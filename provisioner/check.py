@@ -157,7 +157,7 @@ def check(
     for name in unresolved:
         click.echo(f"note: {name} is not set, so the SMTP password on the devices was not compared", err=True)
 
-    from provisioner.progress import FleetProgress
+    from provisioner.progress import FleetProgress, lab_start_hint
 
     interrupted = False
     try:
@@ -173,6 +173,9 @@ def check(
 
     _print_report(results, output_format)
     click.echo(("interrupted: " if interrupted else "") + summary_line(fleet, _check_label), err=True)
+    hint = lab_start_hint(inventory, fleet)
+    if hint is not None:
+        click.echo(hint, err=True)
 
     if interrupted:
         # A partial run must not replace the last complete JUnit or metrics file.

@@ -249,7 +249,7 @@ def plan(intent: Path, inventory: Path | None, hosts: tuple[str, ...], output_fo
     with _inventory_or_lab(inventory) as inventory_path:
         exit_code = _plan_hosts(model, _hosts(inventory_path, hosts), output_format,
                                 accept_new_host_key=accept_new_host_key, rpc_timeout=rpc_timeout,
-                                workers=workers, timeout=device_timeout)
+                                workers=workers, timeout=device_timeout, lab_inventory=inventory_path)
     sys.exit(exit_code)
 
 
@@ -257,8 +257,12 @@ def _plan_label(run: DeviceRun[Plan]) -> str:
     return "in sync" if run.result is not None and run.result.in_sync else "changes pending"
 
 
-def _plan_hosts(model: Intent, targets: list[Host], output_format: str = "text", **options: Any) -> int:
-    """Plan every target through the fleet runner, print the plans and a summary; return the exit code."""
+def _plan_hosts(model: Intent, targets: list[Host], output_format: str = "text", *,
+                lab_inventory: Path | None = None, **options: Any) -> int:
+    """Plan every target through the fleet runner, print the plans and a summary; return the exit code.
+
+    ``lab_inventory``: the inventory file, for a hint to start its lab when a device refused to connect.
+    """
     from payloads.native_xml import to_text
     from provisioner import plan_output
     from provisioner.devices import plan_devices
@@ -291,6 +295,7 @@ def _plan_hosts(model: Intent, targets: list[Host], output_format: str = "text",
     else:
         click.echo(to_text(plan_output.plans_xml(results, model)), nl=False)
     click.echo(("interrupted: " if interrupted else "") + summary_line(fleet, _plan_label), err=True)
+    _echo_lab_hint(lab_inventory, fleet)
 
     if interrupted:
         return EXIT_INTERRUPTED
@@ -342,8 +347,12 @@ def _apply_label(run: DeviceRun[ApplyResult]) -> str:
     return "applied" if run.result is not None and run.result.changed else "unchanged"
 
 
-def _apply_hosts(model: Intent, targets: list[Host], sync_timeout: float, **options: Any) -> int:
-    """Apply to every target through the fleet runner, print each report and a summary; return the exit code."""
+def _apply_hosts(model: Intent, targets: list[Host], sync_timeout: float, *,
+                 lab_inventory: Path | None = None, **options: Any) -> int:
+    """Apply to every target through the fleet runner, print each report and a summary; return the exit code.
+
+    ``lab_inventory``: the inventory file, for a hint to start its lab when a device refused to connect.
+    """
     from provisioner.devices import apply_devices
     from provisioner.fleet import FleetInterrupted, summary_line
     from provisioner.progress import FleetProgress
@@ -363,6 +372,7 @@ def _apply_hosts(model: Intent, targets: list[Host], sync_timeout: float, **opti
     for run in fleet.devices:
         _print_apply_report(run)
     click.echo(("interrupted: " if interrupted else "") + summary_line(fleet, _apply_label), err=True)
+    _echo_lab_hint(lab_inventory, fleet)
     if interrupted:
         for run in _wait_for_late_applies(fleet).still_running():
             if run.late is not None:
@@ -372,6 +382,14 @@ def _apply_hosts(model: Intent, targets: list[Host], sync_timeout: float, **opti
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if fleet.ok else EXIT_ERROR
+
+
+def _echo_lab_hint(inventory: Path | None, fleet: FleetResult[Any]) -> None:
+    from provisioner.progress import lab_start_hint
+
+    hint = None if inventory is None else lab_start_hint(inventory, fleet)
+    if hint is not None:
+        click.echo(hint, err=True)
 
 
 def _wait_for_late_applies(fleet: FleetResult[ApplyResult]) -> FleetResult[ApplyResult]:

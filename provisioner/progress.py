@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import click
 
-from provisioner.fleet import DeviceRun, Progress, error_line
+from provisioner.fleet import SUMMARY_NAMES, DeviceRun, FleetResult, Progress, error_line
 
 Label = Callable[[DeviceRun[Any]], str]
 
@@ -28,6 +29,26 @@ def outcome_text(run: DeviceRun[Any], label: Label) -> str:
     return line if line.startswith(state) else f"{state}: {line}"
 
 
+
+
+def lab_start_hint(inventory: Path, fleet: FleetResult[Any]) -> str | None:
+    """Return how to start the lab devices of ``inventory`` when one refused the connection.
+
+    A lab inventory outlives its lab: the lab that ``apply`` starts without ``--inventory``
+    ends with the command, and ``provisioner lab`` with Ctrl-C. A refused TCP connection to
+    such an inventory's device usually means that no lab is running.
+    """
+    refused = [run.device for run in fleet.devices if run.state == "failed" and "Connection refused" in (run.error or "")]
+    if not refused:
+        return None
+    from provisioner.lab.statedir import lab_start_command
+
+    command = lab_start_command(inventory)
+    if command is None:
+        return None
+    return (f"hint: `provisioner lab` wrote {inventory}, and {', '.join(refused[:SUMMARY_NAMES])} refused the "
+            f"connection, so that lab is probably not running; start it with `{command}` in another terminal "
+            "and run this command again")
 
 
 class FleetProgress:

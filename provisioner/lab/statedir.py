@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
@@ -148,3 +149,24 @@ class StateDir:
     def save_json(self, name: str, value: Any) -> None:
         """Save a value as JSON (mode 0600)."""
         self.save_bytes(name, json.dumps(value, indent=2, sort_keys=True).encode())
+
+
+def lab_start_command(inventory: Path) -> str | None:
+    """Return the ``provisioner lab`` command that serves the devices of ``inventory`` again.
+
+    Only an inventory that ``provisioner lab`` wrote qualifies, known by its first line. The
+    command names the inventory's folder as ``--state-dir``, because the lab rewrites the
+    inventory there, with the ports it listens on, each time it starts. Returns None for any
+    other inventory or an unreadable file.
+    """
+    try:
+        text = inventory.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    match = re.match(r"# Written by `(provisioner lab(?: --devices \d+)?)`", text)
+    if match is None:
+        return None
+    command = match.group(1)
+    if re.search(r"^\s+transport: restconf$", text, re.MULTILINE):
+        command += " --restconf"
+    return f"{command} --state-dir {inventory.parent}"

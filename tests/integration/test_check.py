@@ -361,3 +361,38 @@ def test_check_device_library_returns_result(lab: LabDevice, lab_host: Host, smt
     assert result.error is None
     assert result.drifted
     assert result.status("drift") == "failed"
+
+
+def _stopped_lab_inventory(folder: Path) -> Path:
+    """Start and stop a lab device in ``folder`` and return the inventory it left behind."""
+    with LabDevice(state_dir=folder, port=0, release="17.12") as device:
+        inventory = device.inventory_path
+    return inventory
+
+
+def test_stopped_lab_inventory_hints_start(tmp_path: Path) -> None:
+    inventory = _stopped_lab_inventory(tmp_path / "lab-state")
+
+    checked = run_cli("check", str(EXAMPLE), "-i", str(inventory), "--lock-file", str(tmp_path / "check.lock"))
+    planned = run_cli("plan", str(EXAMPLE), "-i", str(inventory))
+
+    for completed in (checked, planned):
+        assert completed.returncode == 1, completed.stderr
+        assert "Connection refused" in completed.stdout + completed.stderr
+        assert f"start it with `provisioner lab --state-dir {tmp_path / 'lab-state'}`" in completed.stderr
+
+
+def test_refused_plain_inventory_no_lab_hint(tmp_path: Path) -> None:
+    lab_inventory = _stopped_lab_inventory(tmp_path / "lab-state")
+    inventory = tmp_path / "inventory.yaml"
+    lines = lab_inventory.read_text(encoding="utf-8").splitlines(keepends=True)
+    text = "".join(line for line in lines if not line.startswith("#"))
+    inventory.write_text(text.replace("password_file: password", f"password_file: {tmp_path / 'lab-state' / 'password'}")
+                         .replace("known_hosts: known_hosts", f"known_hosts: {tmp_path / 'lab-state' / 'known_hosts'}"),
+                         encoding="utf-8")
+
+    completed = run_cli("check", str(EXAMPLE), "-i", str(inventory), "--lock-file", str(tmp_path / "check.lock"))
+
+    assert completed.returncode == 1, completed.stderr
+    assert "Connection refused" in completed.stdout + completed.stderr
+    assert "provisioner lab" not in completed.stderr
