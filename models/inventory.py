@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
@@ -85,6 +85,19 @@ class Host(BaseModel):
         if isinstance(data, dict) and data.get("port") is None and data.get("transport") in DEFAULT_PORTS:
             return {**data, "port": DEFAULT_PORTS[data["transport"]]}
         return data
+
+    @field_validator("release")
+    @classmethod
+    def _known_release(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from payloads.releases import profile_for  # payloads builds on models; import at use
+
+        try:
+            profile_for(value)
+        except ValueError as error:
+            raise ValueError(str(error)) from None
+        return value
 
     @model_validator(mode="after")
     def _one_password_source(self) -> Host:
@@ -419,7 +432,7 @@ def _build_host(source: Path, name: str, chain: list[_Entry], groups: tuple[str,
             origins[key] = _Origin(entry, entry.key_line(key))
     host_entry = chain[0]
     try:
-        return Host.model_validate({**data, "name": name, "groups": groups})
+        host = Host.model_validate({**data, "name": name, "groups": groups})
     except ValidationError as error:
         detail = error.errors(include_input=False, include_url=False)[0]
         field = str(detail["loc"][0]) if detail["loc"] else ""
@@ -433,6 +446,19 @@ def _build_host(source: Path, name: str, chain: list[_Entry], groups: tuple[str,
             raise InputError(f"{source}:{host_entry.line}: host {name}: {field or 'settings'}: {detail['msg']}") from None
         where = "" if origin.entry is host_entry else f" (set in {origin.entry.label})"
         raise InputError(f"{source}:{origin.line}: host {name}: {field}{where}: {detail['msg']}") from None
+
+    # Only RESTCONF reads the bundle; a group may set it for hosts of both transports.
+    if host.ca_bundle is not None and host.transport == "restconf":
+        bundle = host.ca_bundle.expanduser()
+        bundle = bundle if bundle.is_absolute() else source.parent / bundle
+        if not bundle.is_file():
+            origin = origins["ca_bundle"]
+            where = "" if origin.entry is host_entry else f" (set in {origin.entry.label})"
+            raise InputError(
+                f"{source}:{origin.line}: host {name}: ca_bundle{where}: {bundle} is not a file; point it at the "
+                "PEM file of the CA that signed the device's HTTPS certificate"
+            )
+    return host
 
 
 class _PasswordReader:

@@ -578,3 +578,52 @@ def test_select_by_exact_names_still_works(fleet_inventory: Inventory) -> None:
     assert names(fleet_inventory.select(["core-1", "edge-1"])) == ["core-1", "edge-1"]
     with pytest.raises(InputError, match="host core is not in the inventory"):
         fleet_inventory.select(["core"])
+
+
+def test_unknown_release_names_file_and_line(tmp_path: Path) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(
+        "defaults:\n  username: admin\n  password_env: DEVICE_PASSWORD\n"
+        "groups:\n  old:\n    release: '17.6'\n"
+        "hosts:\n  r1:\n    hostname: 127.0.0.1\n    groups: [old]\n",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(InputError) as raised:
+        load_inventory(inventory, environ={"DEVICE_PASSWORD": "pw"})
+
+    message = str(raised.value)
+    assert message.startswith(f"{inventory}:6: host r1: release (set in group old):")
+    assert "no payload profile for IOS XE 17.6" in message
+
+
+def test_missing_ca_bundle_names_file_and_line(tmp_path: Path) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(
+        "hosts:\n  r1:\n    hostname: 127.0.0.1\n    transport: restconf\n    username: admin\n"
+        "    password_env: DEVICE_PASSWORD\n    ca_bundle: missing.pem\n",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(InputError) as raised:
+        load_inventory(inventory, environ={"DEVICE_PASSWORD": "pw"})
+
+    message = str(raised.value)
+    assert message.startswith(f"{inventory}:7: host r1: ca_bundle:")
+    assert str(tmp_path / "missing.pem") in message
+
+
+def test_existing_ca_bundle_is_made_absolute(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("placeholder\n", encoding="utf-8")
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(
+        "hosts:\n  r1:\n    hostname: 127.0.0.1\n    transport: restconf\n    username: admin\n"
+        "    password_env: DEVICE_PASSWORD\n    ca_bundle: ca.pem\n    release: '17.12'\n",
+        encoding="utf-8",
+    )
+
+    host = load_inventory(inventory, environ={"DEVICE_PASSWORD": "pw"}).hosts["r1"]
+
+    assert host.ca_bundle == tmp_path / "ca.pem"
+    assert host.release == "17.12"
+    assert host.port == 443
