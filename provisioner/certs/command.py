@@ -355,11 +355,7 @@ def _print_analysis(
     if analysis.trustpoints:
         click.echo("Intent trustpoints:")
         for check in analysis.trustpoints:
-            held = (
-                check.certificate.facts.label
-                if check.certificate is not None
-                else "(no certificate file)"
-            )
+            held = check.certificate.facts.label if check.certificate is not None else "no certificate file"
             click.echo(f"  {check.name}: {check.role or 'not checked'} ({held})")
     if analysis.findings:
         click.echo("Findings:")

@@ -190,7 +190,8 @@ def test_cli_fetch_checks_intent_trustpoints(
         "trustpoints:\n"
         "  - name: CA-Root\n    certificate: root.pem\n"
         "  - name: CA-Issuing\n    certificate: intermediate.pem\n"
-        "  - name: CA-smtp\n    certificate: leaf.pem\n",
+        "  - name: CA-smtp\n    certificate: leaf.pem\n"
+        "  - name: CA-Other\n",
         encoding="utf-8",
     )
 
@@ -214,6 +215,8 @@ def test_cli_fetch_checks_intent_trustpoints(
     assert "CA-Root: anchor" in result.output
     assert "CA-Issuing: unnecessary" in result.output
     assert "CA-smtp: leaf" in result.output
+    assert "CA-Other: not checked (no certificate file)" in result.output
+    assert "((" not in result.output
     assert "- name: CA-Root" in result.output
 
 
