@@ -128,8 +128,16 @@ class _Group(click.Group):
         except click.exceptions.Abort:
             click.echo("Aborted.", err=True)
             sys.exit(EXIT_ERROR)
+        except click.UsageError as error:
+            # click's own show() would print "Error:", and every other message here starts
+            # with "error:", so the usage lines are printed as click does and the message after.
+            if error.ctx is not None:
+                command = error.ctx.command_path
+                click.echo(f"{error.ctx.get_usage()}\nTry '{command} {error.ctx.help_option_names[0]}' for help.\n", err=True)
+            click.echo(f"error: {error.format_message()}", err=True)
+            sys.exit(EXIT_ERROR)
         except click.ClickException as error:
-            error.show()
+            click.echo(f"error: {error.format_message()}", err=True)
             sys.exit(EXIT_ERROR)
 
 
