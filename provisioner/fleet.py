@@ -18,6 +18,7 @@ prints.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -39,6 +40,8 @@ MAX_DEFAULT_WORKERS = 32
 # How often the waiting caller looks at the ``stop`` event, in seconds. Results and time limits
 # wake it at once; only a ``stop`` event set from another thread waits for this poll.
 _STOP_POLL_SECONDS = 0.2
+# How often the calling thread looks at the Ctrl-C count while it waits for workers.
+_SIGNAL_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -277,6 +280,7 @@ class _Run(Generic[T]):
         self.late: dict[int, DeviceRun[T]] = {}
         self.announced_start: set[int] = set()
         self.announced_end: set[int] = set()
+        self.signals = 0
 
     # Worker threads
 
@@ -332,9 +336,38 @@ class _Run(Generic[T]):
     # The calling thread
 
     def execute(self) -> FleetResult[T]:
+        previous = self.catch_sigint()
+        try:
+            return self.loop()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+    def catch_sigint(self) -> Any:
+        """Count Ctrl-C in a flag instead of raising KeyboardInterrupt; return the old handler.
+
+        A KeyboardInterrupt raised between two bytecodes can land just after this thread took
+        ``changed`` and before the ``with`` block that releases it, which deadlocks the run (seen
+        in tests/unit/test_fleet_runner.py). The handler only counts; ``loop`` looks at the count
+        at least every _SIGNAL_POLL_SECONDS. Signal handlers exist in the main thread only.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return None  # someone else handles Ctrl-C; leave it to them
+
+        def count(signum: int, frame: Any) -> None:
+            self.signals += 1
+
+        return signal.signal(signal.SIGINT, count)
+
+    def loop(self) -> FleetResult[T]:
         interrupts = 0
         while True:
             try:
+                interrupts = max(interrupts, self.signals)
+                if interrupts > 1:
+                    break
                 stop_requested = interrupts > 0 or (self.stop is not None and self.stop.is_set())
                 if stop_requested and not self.stopping:
                     self.stop_requested = self.stopping = True
@@ -342,7 +375,9 @@ class _Run(Generic[T]):
                 if self.step():
                     break
             except KeyboardInterrupt:
-                interrupts += 1
+                # Raised by a progress callback (or a Ctrl-C while another handler was set).
+                interrupts = max(interrupts, self.signals) + 1
+                self.signals = max(self.signals, interrupts)
                 self.stop_requested = True
                 if interrupts > 1:
                     break
@@ -360,7 +395,9 @@ class _Run(Generic[T]):
             if not self.stopping:
                 self.launch()
             finished = self.all_ended()
-            if not finished:
+            # Events found before waiting are reported first: a worker's notify may have come
+            # while this thread was reporting, and the next one may be minutes away.
+            if not finished and not events:
                 self.changed.wait(self.wait_seconds())
                 self.expire()
                 events.extend(self.new_events())
@@ -408,7 +445,8 @@ class _Run(Generic[T]):
             )
         if self.stop is not None and not self.stopping:
             waits.append(_STOP_POLL_SECONDS)
-        return min(waits) if waits else None
+        waits.append(_SIGNAL_POLL_SECONDS)
+        return min(waits)
 
     def running_names(self) -> tuple[str, ...]:
         with self.changed:

@@ -204,14 +204,18 @@ def test_ctrl_c_signal_stops_new_devices_and_lets_running_finish() -> None:
 def test_second_ctrl_c_reports_running_as_interrupted() -> None:
     gate = threading.Event()
     interrupts: list[str] = []
+    started: list[str] = []
 
     def task(host: Host) -> str:
         gate.wait(WAIT)
         return "applied"
 
     def on_progress(event: Progress) -> None:
-        # The first Ctrl-C once both workers run; the second while the runner waits for them.
-        if event.kind == "started" and len(event.running) == 2 and not interrupts:
+        # The first Ctrl-C once both workers run (counted from the events, which may arrive after
+        # the running set changed); the second while the runner waits for them.
+        if event.kind == "started":
+            started.append("started")
+        if event.kind == "started" and len(started) == 2 and not interrupts:
             interrupts.append("first")
             raise KeyboardInterrupt
         if event.kind == "stopping":
