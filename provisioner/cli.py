@@ -346,7 +346,7 @@ def apply(intent: Path, inventory: Path | None, hosts: tuple[str, ...], sync_tim
         exit_code = _apply_hosts(
             model, _hosts(inventory_path, hosts), sync_timeout, lock_timeout=lock_timeout, save_config=save_config,
             accept_new_host_key=accept_new_host_key, rpc_timeout=rpc_timeout, yang_dir=yang_dir,
-            yang_from_device=yang_from_device, workers=workers, timeout=device_timeout,
+            yang_from_device=yang_from_device, workers=workers, timeout=device_timeout, lab_inventory=inventory_path,
         )
     sys.exit(exit_code)
 

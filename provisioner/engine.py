@@ -292,7 +292,8 @@ def apply_device(
         run.execute()
     except ProvisionerError as error:
         result.error = error
-        logger.error("%s: apply failed (%s): %s", host.name, result.outcome, error)
+        # INFO: the result carries the error and the CLI prints it; -v shows this line too.
+        logger.info("%s: apply failed (%s): %s", host.name, result.outcome, error)
     return result
 
 
