@@ -25,6 +25,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from models import yamlguard
 from models.applet import NAME, Applet
 from models.certificate import load_one_ca_certificate
 from models.checks import Finding, check_intent
@@ -184,6 +185,9 @@ def parse_intent(
     read_certificates: bool = True,
 ) -> Intent:
     """Validate intent YAML given as text; see :func:`load_intent`."""
+    too_large = yamlguard.size_problem(text)
+    if too_large is not None:
+        raise IntentError([Problem(source, None, "", too_large)])
     yaml = YAML(typ="rt")
     try:
         document = yaml.load(text)
@@ -198,6 +202,9 @@ def parse_intent(
         document = CommentedMap()
     if not isinstance(document, CommentedMap):
         raise IntentError([Problem(source, 1, "", "the intent must be a mapping with environment, applets, trustpoints")])
+    aliased, line = yamlguard.first_alias(document)
+    if aliased:
+        raise IntentError([Problem(source, line, "", yamlguard.ALIAS_MESSAGE)])
 
     lookup: Mapping[str, str] | None = None
     if resolve_secrets:

@@ -35,6 +35,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
+from models import yamlguard
 from models.errors import InputError
 
 
@@ -275,9 +276,13 @@ _C_LOADER = _c_loader_available()
 
 def _read_text(source: Path) -> str:
     try:
-        return source.read_text(encoding="utf-8")
+        text = source.read_text(encoding="utf-8")
     except OSError as error:
         raise InputError(f"{source}: cannot read the inventory: {error.strerror}") from None
+    too_large = yamlguard.size_problem(text)
+    if too_large is not None:
+        raise InputError(f"{source}: {too_large}")
+    return text
 
 
 def _read_yaml(source: Path, text: str, *, round_trip: bool) -> dict[str, Any]:
@@ -292,6 +297,9 @@ def _read_yaml(source: Path, text: str, *, round_trip: bool) -> dict[str, Any]:
         raise InputError(f"{source}:{line}: invalid YAML: {detail}") from None
     if not isinstance(document, dict) or not isinstance(document.get("hosts"), dict):
         raise InputError(f"{source}: an inventory needs a 'hosts' mapping of host names to their settings")
+    aliased, line = yamlguard.first_alias(document)
+    if aliased:
+        raise InputError(f"{source}:{line if line is not None else '?'}: {yamlguard.ALIAS_MESSAGE}")
     return document
 
 
