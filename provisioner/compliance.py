@@ -34,8 +34,7 @@ from provisioner.errors import DeviceError, DeviceRefusedError
 from provisioner.fleet import DeviceRun, FleetResult, ProgressCallback, run_fleet, run_in_thread
 from provisioner.releases import batch_with_library, release_profile
 from provisioner.transport import open_session
-from provisioner.transport.base import request, unwrap
-from provisioner.transport.netconf import NetconfSession
+from provisioner.transport.base import Session, request, unwrap
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +149,7 @@ class CheckOptions:
             )
 
 
-SessionFactory = Callable[[Host], NetconfSession]
+SessionFactory = Callable[[Host], Session]
 
 
 def check_device(

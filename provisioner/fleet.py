@@ -225,8 +225,8 @@ def summary_line(result: FleetResult[T], label: Callable[[DeviceRun[T]], str]) -
     return f"{total} device{'s' if total != 1 else ''}: {', '.join(parts) or 'none'}"
 
 
-# The most device names the summary line lists per state; a fleet of 1,000 failed devices
-# would otherwise give a line of several kilobytes.
+# Maximum number of device names the summary line lists per state, because a fleet of 1,000
+# failed devices would otherwise give a line of several kilobytes.
 SUMMARY_NAMES = 10
 
 
@@ -280,7 +280,8 @@ class _Run(Generic[T]):
         self.late: dict[int, DeviceRun[T]] = {}
         self.announced_start: set[int] = set()
         self.announced_end: set[int] = set()
-        self.signals = 0
+        # Ctrl-C presses so far, counted by catch_sigint's handler or from a KeyboardInterrupt.
+        self.interrupts = 0
 
     # Worker threads
 
@@ -357,32 +358,25 @@ class _Run(Generic[T]):
             return None  # someone else handles Ctrl-C; leave it to them
 
         def count(signum: int, frame: Any) -> None:
-            self.signals += 1
+            self.interrupts += 1
 
         return signal.signal(signal.SIGINT, count)
 
     def loop(self) -> FleetResult[T]:
-        interrupts = 0
-        while True:
+        while self.interrupts < 2:
             try:
-                interrupts = max(interrupts, self.signals)
-                if interrupts > 1:
-                    break
-                stop_requested = interrupts > 0 or (self.stop is not None and self.stop.is_set())
+                stop_requested = self.interrupts > 0 or (self.stop is not None and self.stop.is_set())
                 if stop_requested and not self.stopping:
                     self.stop_requested = self.stopping = True
                     self.emit(Progress("stopping", None, None, len(self.results), len(self.hosts), self.running_names()))
                 if self.step():
                     break
             except KeyboardInterrupt:
-                # Raised by a progress callback (or a Ctrl-C while another handler was set).
-                interrupts = max(interrupts, self.signals) + 1
-                self.signals = max(self.signals, interrupts)
+                # Raised by a progress callback, or by a Ctrl-C while another SIGINT handler was set.
+                self.interrupts += 1
                 self.stop_requested = True
-                if interrupts > 1:
-                    break
         result = self.collect()
-        if interrupts:
+        if self.interrupts:
             raise FleetInterrupted(result)
         return result
 
