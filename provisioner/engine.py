@@ -204,9 +204,9 @@ def _lock_with_retry(
 ) -> tuple[etree._Element | None, list[object]]:
     """Lock ``targets`` and read; while another session holds a lock, retry with backoff for up to ``timeout`` s.
 
-    The locks and the reads go in one batch. When a lock is refused, the locks this try did get
-    are released before the next one, so two sessions never wait for each other, and the reads
-    of that try are dropped.
+    The locks and the reads go in one batch. When a lock is denied, the locks this try got are
+    released before the next try, so two applies cannot deadlock on each other's locks. The
+    reads of a failed try are dropped.
 
     Raises:
         LockHeldError: a lock was still held by another session when the time was up.
@@ -222,7 +222,7 @@ def _lock_with_retry(
         if refused is None:
             return library, values
         _unlock(session, held)
-        # RFC 6241 names lock-denied; some servers answer in-use for a datastore being written.
+        # RFC 6241 names lock-denied; some servers return in-use for a datastore being written.
         if not isinstance(refused, DeviceRefusedError) or not any(
             info.error_tag in ("lock-denied", "in-use") for info in refused.errors
         ):
@@ -724,7 +724,7 @@ def _certificate_checks(intent: Intent, pki: object) -> dict[str, str]:
     """Check each pushed CA certificate in the pki-oper read ``pki``; return trustpoint -> verdict.
 
     ``pki`` is the ``<data>`` of the pki-oper ``<get>``, or the DeviceError it gave. A verdict
-    that starts with '/' names a node that differs; anything else says how the certificate was
+    that starts with '/' names a node that differs; any other verdict tells how the certificate was
     verified, or why it could not be.
     """
     wanted = _wanted_certificates(intent)
@@ -790,12 +790,12 @@ def _is_syncing() -> Request:
 def _read_after_cli(session: Session, reads: list[Request], sync_timeout: float) -> list[object]:
     """Send ``reads`` once the native datastore has caught up with a config-ios-cli-rpc just sent.
 
-    The first ``is-syncing`` poll goes in the same batch as the reads: when the device says it
-    is not syncing, the reads that follow it show the change, because the device answers a
-    session's requests in order. Otherwise it waits and reads again.
+    The first ``is-syncing`` poll goes in the same batch as the reads. When the poll reports no
+    sync, the reads after it show the change, because the device processes a session's
+    requests in order. Otherwise this waits for the sync and reads again.
     """
-    # IOS XE starts the sync only once the cli-rpc has answered, so a poll sent at once nearly
-    # always finds it running; waiting first usually saves a poll and a re-read.
+    # A poll sent right after the cli-rpc reply would find the sync still running (the lab device
+    # syncs for 0.2 s; IOS XE is assumed to take longer), so waiting first saves a poll and a re-read.
     time.sleep(SYNC_FIRST_POLL)
     first = session.batch([_is_syncing(), *reads])
     if not _syncing(unwrap(first[0])):

@@ -239,7 +239,7 @@ class _NetconfSession:
     async def run(self) -> None:
         """Exchange hellos, then reply to RPCs until the client closes or is dropped.
 
-        One task reads and stamps each message with its arrival time while this one answers
+        One task reads and stamps each message with its arrival time while this one replies to
         them in order, so requests that a client pipelines are not held up by the injected
         latency of the ones before them.
         """

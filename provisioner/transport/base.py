@@ -1,9 +1,9 @@
-"""What the engine asks of a session, whatever the transport: the session protocol and batches.
+"""The session protocol that the engine, plan and check use, whatever the transport, and batches.
 
 A batch is a list of requests that do not depend on each other's replies. NETCONF sends them
-back to back and then reads the replies (RFC 6241 section 4.1 lets a client pipeline requests; the
-server answers them in order), so a batch costs one round trip. A transport that cannot
-pipeline runs them one after the other, with the same results.
+back to back and then reads the replies, so a batch costs one round trip: RFC 6241 lets a
+client pipeline requests, and the server replies in the order it received them. A transport
+that cannot pipeline runs them one after the other, with the same results.
 """
 
 from __future__ import annotations

@@ -211,8 +211,9 @@ def test_second_ctrl_c_reports_running_as_interrupted() -> None:
         return "applied"
 
     def on_progress(event: Progress) -> None:
-        # The first Ctrl-C once both workers run (counted from the events, which may arrive after
-        # the running set changed); the second while the runner waits for them.
+        # The first Ctrl-C comes once both workers have started, counted from the started events
+        # because an event's running set may already be out of date. The second comes while the
+        # runner waits for them.
         if event.kind == "started":
             started.append("started")
         if event.kind == "started" and len(started) == 2 and not interrupts:
